@@ -1,5 +1,6 @@
 """Noise-level and time grids shared by the samplers."""
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -18,6 +19,12 @@ def edm_sigmas(sigma_min: float, sigma_max: float, n_steps: int, rho: float = 7.
     return (hi + frac * (lo - hi)) ** rho
 
 
+def sigma_range(sde: AbstractSDE, eps: float) -> tuple[float, float]:
+    """(sigma(eps), sigma(T)) as Python floats, computed at trace time even under jit."""
+    with jax.ensure_compile_time_eval():
+        return float(sde.sigma(eps)), float(sde.sigma(sde.T))
+
+
 def sigma_schedule(
     sde: AbstractSDE, n_steps: int, *, kind: str = "edm", eps: float = 1e-3, rho: float = 7.0
 ) -> Float[Array, " n"]:
@@ -29,7 +36,7 @@ def sigma_schedule(
     check_choice("schedule", kind, ("edm", "logsnr", "time"))
     check_range("eps", eps, 0.0, sde.T, strict=True)
     check_positive_int("n_steps", n_steps)
-    s_min, s_max = float(sde.sigma(eps)), float(sde.sigma(sde.T))
+    s_min, s_max = sigma_range(sde, eps)
     if kind == "edm":
         return edm_sigmas(s_min, s_max, n_steps, rho)
     if kind == "logsnr":

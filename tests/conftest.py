@@ -1,0 +1,22 @@
+"""Test setup: 8 host CPU devices and jaxtyping + beartype shape checks on scoresde.
+
+Both must happen before jax or scoresde is imported anywhere, so this file does them first.
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+from jaxtyping import install_import_hook  # noqa: E402
+
+with install_import_hook("scoresde", "beartype.beartype"):
+    import scoresde  # noqa: E402, F401
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)
