@@ -35,7 +35,8 @@ def check_positive_int(name: str, value) -> int:
 
 def check_range(name: str, value, lo: float | None = None, hi: float | None = None, *, strict: bool = False):
     """Check lo <= value <= hi elementwise (lo < value < hi if strict)."""
-    bounds = f"{'(' if strict else '['}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}{')' if strict else ']'}"
+    left, right = ("(", ")") if strict else ("[", "]")
+    bounds = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
     if is_concrete(value):
         arr = np.asarray(value)
         bad = ~np.isfinite(arr)

@@ -9,7 +9,7 @@ Scalar = float | Float[ArrayLike, ""]
 # Times: a scalar or any batch of times.
 Times = Float[ArrayLike, "*batch"]
 # A batch of data points: leading batch axis, any data shape after it.
-Batch = Float[Array, "batch *data"]
+Batch = Float[Array, " batch *data"]
 # A batch of times, one per data point.
 BatchTimes = Float[Array, " batch"]
 # Batched score function contract: score_fn(x, t) -> array shaped like x.

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
 
-from .._checks import check_range
+from .._checks import check_positive_int, check_range
 from .._typing import Batch, Key, ScoreFn
 from ..sde import AbstractSDE
 
@@ -25,6 +25,8 @@ def ddpm_loss(
     The matching score is -eps_theta / std (see `scoresde.nets` for the wrapper).
     """
     check_range("eps", eps, 0.0, sde.T, strict=True)
+    if n_timesteps is not None:
+        check_positive_int("n_timesteps", n_timesteps)
     kt, kz = jr.split(key)
     n = x0.shape[0]
     if n_timesteps is None:

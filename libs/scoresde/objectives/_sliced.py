@@ -18,12 +18,13 @@ def _flat(x: Array) -> Array:
     return x.reshape(x.shape[0], -1)
 
 
-def draw_probes(key: Key, shape: tuple[int, ...], kind: str) -> Array:
-    """Gaussian or Rademacher probe vectors (E[v v^T] = I for both)."""
+def draw_probes(key: Key, shape: tuple[int, ...], kind: str, dtype=None) -> Array:
+    """Gaussian or Rademacher probe vectors (E[v v^T] = I for both), of `dtype` (default float)."""
     check_choice("probe", kind, ("gaussian", "rademacher"))
+    dtype = float if dtype is None else dtype
     if kind == "gaussian":
-        return jr.normal(key, shape)
-    return jr.rademacher(key, shape).astype(float)
+        return jr.normal(key, shape, dtype)
+    return jr.rademacher(key, shape).astype(dtype)
 
 
 def sliced_score_matching(
@@ -40,7 +41,8 @@ def sliced_score_matching(
     `score_fn(x)` is batched over the leading axis. Returns the mean over samples and projections.
     """
     check_positive_int("n_projections", n_projections)
-    v = draw_probes(key, (n_projections,) + x.shape, probe)
+    # Probes must share x's dtype: jax.jvp rejects tangents of another dtype (bf16 / f16 data).
+    v = draw_probes(key, (n_projections,) + x.shape, probe, x.dtype)
 
     def one(vi):
         s, jv = jax.jvp(score_fn, (x,), (vi,))

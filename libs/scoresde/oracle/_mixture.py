@@ -12,7 +12,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._checks import check_range
+from .._checks import check_range, is_concrete
 from .._typing import Key, Scalar, ScoreFn
 from ..sde import AbstractSDE
 
@@ -30,11 +30,12 @@ class GaussianMixture(eqx.Module):
         s = jnp.broadcast_to(jnp.asarray(stds, float), w.shape)
         if w.ndim != 1 or mu.ndim != 2 or mu.shape[0] != w.shape[0]:
             raise ValueError(f"weights must be (K,) and means (K, D); got weights {w.shape}, means {mu.shape}")
-        if isinstance(weights, np.ndarray | list | tuple):
+        # Check every concrete input (Python, numpy or jax arrays); traced ones (under jit) pass.
+        if is_concrete(weights):
             check_range("weights", np.asarray(weights, float), 0.0, None)
-            if not np.isclose(np.sum(weights), 1.0, atol=1e-5):
-                raise ValueError(f"weights must sum to 1, got {float(np.sum(weights))}")
-        if isinstance(stds, np.ndarray | list | tuple | float | int):
+            if not np.isclose(np.sum(np.asarray(weights, float)), 1.0, atol=1e-5):
+                raise ValueError(f"weights must sum to 1, got {float(np.sum(np.asarray(weights, float)))}")
+        if is_concrete(stds):
             check_range("stds", np.asarray(stds, float), 0.0, None)
         self.weights, self.means, self.stds = w, mu, s
 

@@ -2,7 +2,7 @@
 
 from ._abstract import AbstractSDE
 from ._ve import VESDE
-from ._vp import SubVPSDE, VPSDE
+from ._vp import VPSDE, SubVPSDE
 
 
 def get_sde(name: str, **kwargs) -> AbstractSDE:

@@ -29,8 +29,8 @@ def dpm_solver_2m(
     rho: float = 7.0,
     eps: float = 1e-3,
     final_to_zero: bool = True,
-    x_init: Float[Array, "batch *data"] | None = None,
-) -> tuple[Float[Array, "batch *data"], int]:
+    x_init: Float[Array, " batch *data"] | None = None,
+) -> tuple[Float[Array, " batch *data"], int]:
     """`n_steps` denoiser calls at sigma(T) = s_0 > ... > s_{N-1} = sigma(eps), each followed by a step.
 
     schedule: 'logsnr' (geometric sigmas, as DPM-Solver), 'edm' (rho-spaced) or 'time'.

@@ -29,8 +29,8 @@ def edm_heun(
     s_tmax: float = float("inf"),
     s_noise: float = 1.0,
     eps: float = 1e-3,
-    x_init: Float[Array, "batch *data"] | None = None,
-) -> tuple[Float[Array, "batch *data"], int]:
+    x_init: Float[Array, " batch *data"] | None = None,
+) -> tuple[Float[Array, " batch *data"], int]:
     """Heun steps on dx_hat/dsigma = (x_hat - D(x_hat, sigma)) / sigma over the rho-spaced sigmas and 0.
 
     sigma_min/sigma_max default to sigma(eps) and sigma(T) of the SDE. `churn` > 0 adds

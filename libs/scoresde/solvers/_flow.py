@@ -16,7 +16,7 @@ from ._terms import ScalarDiffusionTerm
 
 def integrate_flow(
     velocity,
-    x0: Float[Array, "batch *data"],
+    x0: Float[Array, " batch *data"],
     *,
     step_size: float,
     n_steps: int,
@@ -24,7 +24,10 @@ def integrate_flow(
     key: Key | None = None,
     t0: float = 0.0,
     n_saves: int = 0,
-) -> tuple[Float[Array, "batch *data"], int] | tuple[Float[Array, "batch *data"], int, Float[Array, "saves batch *data"]]:
+) -> (
+    tuple[Float[Array, " batch *data"], int]
+    | tuple[Float[Array, " batch *data"], int, Float[Array, " saves batch *data"]]
+):
     """`n_steps` Euler(-Maruyama) steps of size `step_size` from time t0 of dx = velocity(x, t) dt + sqrt(2 noise) dW.
 
     `velocity(x, t)` is batched (t a scalar). `noise` = gamma >= 0 (0: deterministic, no key

@@ -21,8 +21,8 @@ def annealed_langevin(
     n_steps_each: int = 100,
     step_lr: float = 2e-5,
     denoise: bool = True,
-    x_init: Float[Array, "batch *data"] | None = None,
-) -> tuple[Float[Array, "batch *data"], int]:
+    x_init: Float[Array, " batch *data"] | None = None,
+) -> tuple[Float[Array, " batch *data"], int]:
     """For each sigma_i (decreasing), `n_steps_each` steps x <- x + a_i s(x, sigma_i) + sqrt(2 a_i) z.
 
     a_i = step_lr sigma_i^2 / sigma_L^2. `score_fn(x, sigma)` takes one sigma per sample.
@@ -65,11 +65,11 @@ def annealed_langevin(
 def langevin(
     score_fn,
     key: Key,
-    x_init: Float[Array, "batch *data"],
+    x_init: Float[Array, " batch *data"],
     *,
     step_size: float,
     n_steps: int,
-) -> tuple[Float[Array, "batch *data"], int]:
+) -> tuple[Float[Array, " batch *data"], int]:
     """Plain (unadjusted) Langevin x <- x + a s(x) + sqrt(2a) z with a batched `score_fn(x)`."""
     check_positive_int("n_steps", n_steps)
     check_range("step_size", step_size, 0.0, None, strict=True)

@@ -15,7 +15,18 @@ ODE_SOLVERS = {
 }
 
 
-def ode_solve(vector_field, y0, *, t0: float, t1: float, solver: str, rtol: float, atol: float, n_steps: int | None, max_steps: int = 16384):
+def ode_solve(
+    vector_field,
+    y0,
+    *,
+    t0: float,
+    t1: float,
+    solver: str,
+    rtol: float,
+    atol: float,
+    n_steps: int | None,
+    max_steps: int = 16384,
+):
     """Solve dy/dt = vector_field(t, y) from t0 to t1; returns (y(t1), number of vector-field evaluations).
 
     n_steps=None: adaptive steps with a PID controller (Tsit5/Dopri5/Dopri8 only);

@@ -26,13 +26,16 @@ def pc(
     corrector: str = "langevin",
     denoise: bool = True,
     eps: float = 1e-3,
-    x_init: Float[Array, "batch *data"] | None = None,
-) -> tuple[Float[Array, "batch *data"], int]:
+    x_init: Float[Array, " batch *data"] | None = None,
+    constraint=None,
+) -> tuple[Float[Array, " batch *data"], int]:
     """At each of `n_steps` times from T to eps: `n_corrector` Langevin steps, then one predictor step.
 
     predictor: 'euler_maruyama' | 'reverse_diffusion' | 'none'; corrector: 'langevin' | 'ald' | 'none'
     ('ald' is NCSN's annealed Langevin with step 2 (snr std)^2). As in score_sde, the corrector
     runs before the predictor at each time, and `denoise` returns the last predictor mean.
+    `constraint(x, t_next, i)`, if given, is applied to the state (and the mean) after each
+    step i, whose end time is t_next (guidance uses it to impose known entries).
     Returns (samples, nfe = n_steps * (n_corrector + 1)) with 'none' parts not counted.
     """
     check_choice("predictor", predictor, (*PREDICTOR_STEPS, "none"))
@@ -57,9 +60,12 @@ def pc(
             z = grid_noise(k_corr, i * n_corr + j, shape)
             x, _ = CORRECTOR_STEPS[corrector](sde, x, tb, score_fn(x, tb), snr, h, z)
         if predictor == "none":
-            return (x, x), None
-        z = grid_noise(k_pred, i, shape)
-        x, mean = PREDICTOR_STEPS[predictor](sde, x, tb, score_fn(x, tb), h, z)
+            mean = x
+        else:
+            z = grid_noise(k_pred, i, shape)
+            x, mean = PREDICTOR_STEPS[predictor](sde, x, tb, score_fn(x, tb), h, z)
+        if constraint is not None:
+            x, mean = constraint(x, t - h, i), constraint(mean, t - h, i)
         return (x, mean), None
 
     (x, mean), _ = jax.lax.scan(step, (x, x), (jnp.arange(n_steps), ts))

@@ -21,8 +21,8 @@ def probability_flow(
     n_steps: int | None = None,
     eps: float = 1e-3,
     denoise: bool = False,
-    x_init: Float[Array, "batch *data"] | None = None,
-) -> tuple[Float[Array, "batch *data"], Array]:
+    x_init: Float[Array, " batch *data"] | None = None,
+) -> tuple[Float[Array, " batch *data"], Array]:
     """Integrate the PF-ODE from a prior sample at T down to eps.
 
     Adaptive (solver 'tsit5' | 'dopri5' | 'dopri8' with `rtol`, `atol`) when `n_steps` is None,

@@ -51,8 +51,8 @@ def reverse_sde(
     predictor: str = "euler_maruyama",
     denoise: bool = True,
     eps: float = 1e-3,
-    x_init: Float[Array, "batch *data"] | None = None,
-) -> tuple[Float[Array, "batch *data"], int]:
+    x_init: Float[Array, " batch *data"] | None = None,
+) -> tuple[Float[Array, " batch *data"], int]:
     """Integrate dx = [f - g^2 s] dt + g dw from t = T down to eps in `n_steps` equal steps.
 
     predictor: 'euler_maruyama' (the SDE's own coefficients) or 'reverse_diffusion'
