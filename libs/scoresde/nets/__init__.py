@@ -1,0 +1,19 @@
+"""Backbone zoo: unbatched equinox networks net(x, c, *, key=None, label=None) and the score wrapper."""
+
+from . import _builders  # noqa: F401  (registers the backbones)
+from ._embeddings import GaussianFourierEmbedding, sinusoidal_embedding
+from ._mlp import MLP
+from ._registry import available, build, register
+from ._wrapper import count_params, noise_condition, score_fn_from_net
+
+__all__ = [
+    "MLP",
+    "GaussianFourierEmbedding",
+    "sinusoidal_embedding",
+    "build",
+    "register",
+    "available",
+    "score_fn_from_net",
+    "noise_condition",
+    "count_params",
+]

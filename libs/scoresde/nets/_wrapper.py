@@ -1,0 +1,97 @@
+"""From an unbatched network to the batched score function the samplers take.
+
+The network sees one sample and a scalar noise condition; this wrapper vmaps it over the
+batch, chooses what scalar the network is conditioned on, and turns its output into a
+score according to the parameterisation it was trained with (DESIGN.md section 2).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+
+from .._checks import check_choice
+from .._typing import ScoreFn
+from ..sde import AbstractSDE
+from ..sde._abstract import _bcast
+
+PARAMETERIZATIONS = ("score", "eps", "scale_by_sigma", "edm")
+CONDITIONINGS = ("t", "t999", "sigma", "log_sigma", "edm")
+
+
+def noise_condition(sde: AbstractSDE, t, conditioning: str):
+    """The scalar each network is conditioned on: t, 999 t (DDPM), sigma(t), log sigma(t) or log(sigma)/4 (EDM)."""
+    check_choice("conditioning", conditioning, CONDITIONINGS)
+    if conditioning == "t":
+        return t
+    if conditioning == "t999":
+        return 999.0 * t
+    sigma = sde.sigma(t)
+    if conditioning == "sigma":
+        return sigma
+    if conditioning == "log_sigma":
+        return jnp.log(sigma)
+    return 0.25 * jnp.log(sigma)
+
+
+def score_fn_from_net(
+    net,
+    sde: AbstractSDE,
+    *,
+    parameterization: str = "score",
+    conditioning: str = "t",
+    key=None,
+    labels=None,
+    sigma_data: float = 0.5,
+) -> ScoreFn:
+    """Batched score_fn(x, t) from an unbatched `net(x, c, *, key=None, label=None)`.
+
+    parameterization:
+      'score'           s = net(x, c)
+      'eps'             s = -net(x, c) / std(t)                          (DDPM epsilon prediction)
+      'scale_by_sigma'  s = net(x, c) / std(t)                           (score_sde's VE models)
+      'edm'             D = c_skip x^ + c_out net(c_in x^, c_noise), s = (a D - x) / std^2,
+                        with x^ = x / a and sigma = std / a (Karras et al. 2022, Table 1)
+    `key` turns on dropout (one key per sample is split from it); `labels` (batch,) are passed
+    to the network for class conditioning.
+    """
+    check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+    check_choice("conditioning", conditioning, CONDITIONINGS)
+
+    def call(x, c, batch_key, y):
+        def one(xi, ci, ki, yi):
+            return net(xi, ci, key=ki, label=yi)
+
+        b = x.shape[0]
+        keys = None if batch_key is None else jr.split(batch_key, b)
+        in_axes = (0, 0, None if keys is None else 0, None if y is None else 0)
+        return jax.vmap(one, in_axes=in_axes)(x, c, keys, y)
+
+    def score_fn(x, t):
+        a, std = sde.marginal(t)
+        if parameterization == "edm":
+            sigma = std / a
+            x_hat = x / _bcast(a, x)
+            c_in = 1 / jnp.sqrt(sigma**2 + sigma_data**2)
+            c_skip = sigma_data**2 / (sigma**2 + sigma_data**2)
+            c_out = sigma * sigma_data / jnp.sqrt(sigma**2 + sigma_data**2)
+            f = call(_bcast(c_in, x) * x_hat, 0.25 * jnp.log(sigma), key, labels)
+            d = _bcast(c_skip, x) * x_hat + _bcast(c_out, x) * f
+            return (_bcast(a, x) * d - x) / _bcast(std**2, x)
+        out = call(x, noise_condition(sde, t, conditioning), key, labels)
+        if parameterization == "score":
+            return out
+        if parameterization == "eps":
+            return -out / _bcast(std, x)
+        return out / _bcast(std, x)
+
+    return score_fn
+
+
+def count_params(module) -> int:
+    """Number of trainable scalars (inexact array leaves) in a module."""
+    import equinox as eqx
+
+    leaves = jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array))
+    return int(sum(math.prod(x.shape) for x in leaves))
