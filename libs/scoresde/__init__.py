@@ -1,6 +1,34 @@
 """scoresde: score-based generative modelling with SDEs, in JAX."""
 
-from . import guidance, likelihood, metrics, nets, objectives, oracle, sde, solvers, viz
+from . import (
+    checkpoint,
+    data,
+    guidance,
+    likelihood,
+    metrics,
+    nets,
+    objectives,
+    oracle,
+    parallel,
+    sde,
+    solvers,
+    train,
+    viz,
+)
 
 __version__ = "0.1.0"
-__all__ = ["sde", "oracle", "objectives", "solvers", "likelihood", "guidance", "metrics", "nets", "viz"]
+__all__ = [
+    "sde",
+    "oracle",
+    "objectives",
+    "solvers",
+    "likelihood",
+    "guidance",
+    "metrics",
+    "nets",
+    "viz",
+    "data",
+    "parallel",
+    "train",
+    "checkpoint",
+]

@@ -1,0 +1,6 @@
+"""Checkpoints (orbax) of train states with a JSON record, and SIGTERM-safe saving."""
+
+from ._manager import Checkpointer
+from ._preemption import PreemptionGuard
+
+__all__ = ["Checkpointer", "PreemptionGuard"]

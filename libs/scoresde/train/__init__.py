@@ -1,0 +1,14 @@
+"""Training machinery shared by the projects: optimiser from config, EMA, the sharded train step."""
+
+from ._optim import OPTIMIZERS, learning_rate, make_optimizer
+from ._state import TrainState, init_state, jit_train_step, make_train_step
+
+__all__ = [
+    "OPTIMIZERS",
+    "make_optimizer",
+    "learning_rate",
+    "TrainState",
+    "init_state",
+    "make_train_step",
+    "jit_train_step",
+]

@@ -1,0 +1,97 @@
+"""Training state and the generic sharded train step.
+
+The state is a pytree of arrays only (parameters, their EMA, optimiser state, step, RNG key,
+and a flag that remembers a non-finite loss), so it jits, shards and checkpoints as is; the
+model's static structure is kept apart and recombined inside the step.
+"""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
+
+
+class TrainState(eqx.Module):
+    step: Int[Array, ""]
+    params: PyTree
+    ema: PyTree
+    opt_state: PyTree
+    key: PRNGKeyArray
+    bad: Bool[Array, ""]  # a non-finite loss or gradient was met: the state stopped updating
+
+
+def init_state(model, optimizer: optax.GradientTransformation, key) -> tuple[TrainState, PyTree]:
+    """(state, static) from an equinox model: the arrays to train and the rest of the module."""
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    state = TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        ema=jax.tree_util.tree_map(jnp.copy, params),
+        opt_state=optimizer.init(params),
+        key=key,
+        bad=jnp.zeros((), bool),
+    )
+    return state, static
+
+
+def make_train_step(
+    loss_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    static: PyTree,
+    *,
+    ema_rate: float,
+) -> Callable:
+    """step(state, batch) -> (state, metrics); `loss_fn(model, batch, key) -> scalar loss`.
+
+    One optimiser update per call, EMA by optax.incremental_update. If the loss or the
+    gradient norm is not finite the update is skipped and `state.bad` is set: the caller
+    stops the run and never checkpoints that state. Wrap with `jax.jit(..., donate_argnums=0)`
+    (see `jit_train_step`).
+    """
+
+    def step(state: TrainState, batch):
+        key, sub = jax.random.split(jax.random.fold_in(state.key, state.step))
+
+        def loss_of(params):
+            return loss_fn(eqx.combine(params, static), batch, sub)
+
+        loss, grads = jax.value_and_grad(loss_of)(state.params)
+        gnorm = optax.tree.norm(grads)
+        ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~state.bad
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        ema = optax.incremental_update(params, state.ema, 1.0 - ema_rate)
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+        new = TrainState(
+            step=state.step + ok.astype(jnp.int32),
+            params=keep(params, state.params),
+            ema=keep(ema, state.ema),
+            opt_state=keep(opt_state, state.opt_state),
+            key=state.key,
+            bad=~ok,
+        )
+        return new, {"loss": loss, "grad_norm": gnorm}
+
+    return step
+
+
+def jit_train_step(step: Callable, state_sharding=None, batch_sharding=None, n_inner: int = 1) -> Callable:
+    """jit with the state donated; `n_inner` > 1 runs that many steps per call over a stacked batch.
+
+    With n_inner > 1 the batch carries a leading axis of size n_inner, scanned over; the
+    metrics of the last inner step are returned.
+    """
+    if n_inner > 1:
+        inner = step
+
+        def step(state, batches):  # noqa: F811
+            state, metrics = jax.lax.scan(inner, state, batches)
+            return state, jax.tree_util.tree_map(lambda m: m[-1], metrics)
+
+    kw = {}
+    if state_sharding is not None:
+        kw = dict(in_shardings=(state_sharding, batch_sharding), out_shardings=(state_sharding, None))
+    return jax.jit(step, donate_argnums=0, **kw)

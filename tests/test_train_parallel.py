@@ -1,0 +1,126 @@
+"""Train step, EMA, non-finite guard, sharding over 8 devices, checkpoints across meshes."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ml_collections import ConfigDict
+
+from scoresde import checkpoint, nets, parallel, train
+
+
+def _setup(fsdp=1, lr=1e-2):
+    net = nets.MLP(2, width=32, depth=2, key=jax.random.key(0))
+    opt = train.make_optimizer(ConfigDict(dict(lr=lr, warmup=2, grad_clip=1.0)))
+    state, static = train.init_state(net, opt, jax.random.key(1))
+
+    def loss_fn(model, batch, key):
+        noise = jax.random.normal(key, batch["x"].shape)
+        out = jax.vmap(model)(batch["x"] + 0.1 * noise, jnp.zeros(batch["x"].shape[0]))
+        return jnp.mean((out - batch["x"]) ** 2)
+
+    return state, static, opt, train.make_train_step(loss_fn, opt, static, ema_rate=0.9)
+
+
+def _batches(n=5, b=16):
+    rng = np.random.default_rng(0)
+    return [{"x": rng.standard_normal((b, 2)).astype(np.float32)} for _ in range(n)]
+
+
+def _run(step_fn, state, batches, mesh=None):
+    if mesh is None:
+        jitted = train.jit_train_step(step_fn)
+        losses = []
+        for b in batches:
+            state, m = jitted(state, {"x": jnp.asarray(b["x"])})
+            losses.append(float(m["loss"]))
+        return state, losses
+    shardings = parallel.param_shardings(mesh, state)
+    state = parallel.shard_tree(state, shardings)
+    jitted = train.jit_train_step(step_fn, shardings, parallel.batch_sharding(mesh))
+    losses = []
+    for b in batches:
+        state, m = jitted(state, parallel.global_batch(b, mesh))
+        losses.append(float(m["loss"]))
+    return state, losses
+
+
+def test_optimizer_config_errors():
+    with pytest.raises(ValueError, match="optim.optimizer"):
+        train.make_optimizer(ConfigDict(dict(optimizer="sgdd")))
+    with pytest.raises(ValueError, match="optim.lr"):
+        train.make_optimizer(ConfigDict(dict(lr=0.0)))
+
+
+def test_training_reduces_loss_and_ema_follows():
+    state, _, _, step = _setup()
+    state, losses = _run(step, state, _batches(30))
+    assert losses[-1] < 0.7 * losses[0]
+    assert int(state.step) == 30
+    # the EMA is a convex combination of iterates: it differs from the parameters but not wildly
+    p, e = jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(state.ema)
+    assert any(not np.allclose(a, b) for a, b in zip(p, e, strict=True))
+
+
+@pytest.mark.parametrize("fsdp", [1, 2])
+def test_eight_device_run_matches_one_device(fsdp):
+    assert jax.device_count() == 8
+    batches = _batches(4)
+    state, _, _, step = _setup()
+    _, ref = _run(step, state, batches)
+    state, _, _, step = _setup()
+    _, sharded = _run(step, state, batches, parallel.make_mesh(fsdp=fsdp))
+    np.testing.assert_allclose(sharded, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_fsdp_shards_large_parameters():
+    mesh = parallel.make_mesh(fsdp=4)
+    tree = {"big": jnp.zeros((256, 128)), "small": jnp.zeros((3,))}
+    sh = parallel.param_shardings(mesh, tree)
+    assert sh["big"].spec == jax.sharding.PartitionSpec("fsdp", None)
+    assert sh["small"].spec == jax.sharding.PartitionSpec()
+    with pytest.raises(ValueError, match="parallel.fsdp"):
+        parallel.make_mesh(fsdp=3)
+
+
+def test_global_batch_must_split_over_devices():
+    with pytest.raises(ValueError, match="does not split over 8 devices"):
+        parallel.global_batch({"x": np.zeros((6, 2))}, parallel.make_mesh())
+
+
+def test_non_finite_loss_freezes_state_and_sets_flag():
+    state, static, opt, _ = _setup()
+
+    def loss_fn(model, batch, key):
+        return jnp.mean(jax.vmap(model)(batch["x"], jnp.zeros(batch["x"].shape[0]))) * batch["scale"]
+
+    step = train.jit_train_step(train.make_train_step(loss_fn, opt, static, ema_rate=0.9))
+    x = jnp.ones((4, 2))
+    state, _ = step(state, {"x": x, "scale": jnp.float32(1.0)})
+    before = jax.tree_util.tree_map(jnp.copy, state.params)
+    state, m = step(state, {"x": x, "scale": jnp.float32(jnp.nan)})
+    assert bool(state.bad) and not np.isfinite(float(m["loss"]))
+    assert int(state.step) == 1
+    for a, b in zip(jax.tree_util.tree_leaves(before), jax.tree_util.tree_leaves(state.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_restores_onto_another_mesh(tmp_path):
+    state, _, _, step = _setup()
+    state, _ = _run(step, state, _batches(2), parallel.make_mesh(fsdp=2))
+    ck = checkpoint.Checkpointer(str(tmp_path / "ckpt"), max_to_keep=2)
+    for s in (1, 2, 3):
+        ck.save(s, state, {"data": {"next_index": s}})
+    assert ck.all_steps() == [2, 3]
+    mesh = parallel.make_mesh(fsdp=1)
+    template = parallel.shard_tree(state, parallel.param_shardings(mesh, state))
+    restored, record = ck.restore(template)
+    assert record == {"data": {"next_index": 3}}
+    for a, b in zip(jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(restored), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    leaf = jax.tree_util.tree_leaves(restored.params)[0]
+    assert leaf.sharding.is_equivalent_to(template.params.inp.weight.sharding, leaf.ndim)
+    assert isinstance(eqx.combine(restored.params, _setup()[1]), nets.MLP)
