@@ -4,7 +4,7 @@ from . import _builders  # noqa: F401  (registers the backbones)
 from ._embeddings import GaussianFourierEmbedding, sinusoidal_embedding
 from ._mlp import MLP
 from ._registry import available, build, register
-from ._wrapper import count_params, noise_condition, score_fn_from_net
+from ._wrapper import count_params, noise_condition, score_fn_from_net, sigma_score_fn_from_net
 
 __all__ = [
     "MLP",
@@ -14,6 +14,7 @@ __all__ = [
     "register",
     "available",
     "score_fn_from_net",
+    "sigma_score_fn_from_net",
     "noise_condition",
     "count_params",
 ]

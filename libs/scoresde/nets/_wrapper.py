@@ -95,3 +95,25 @@ def count_params(module) -> int:
 
     leaves = jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array))
     return int(sum(math.prod(x.shape) for x in leaves))
+
+
+def sigma_score_fn_from_net(
+    net, *, parameterization: str = "score", conditioning: str = "sigma", key=None, labels=None
+):
+    """Batched score_fn(x, sigma) for NCSN's discrete noise levels from an unbatched net.
+
+    parameterization 'score' (s = net) or 'scale_by_sigma' (s = net / sigma, NCSNv2's output
+    scaling done outside the net); conditioning 'sigma' or 'log_sigma'.
+    """
+    check_choice("parameterization", parameterization, ("score", "scale_by_sigma"))
+    check_choice("conditioning", conditioning, ("sigma", "log_sigma"))
+
+    def score_fn(x, sigma):
+        c = sigma if conditioning == "sigma" else jnp.log(sigma)
+        b = x.shape[0]
+        keys = None if key is None else jr.split(key, b)
+        in_axes = (0, 0, None if keys is None else 0, None if labels is None else 0)
+        out = jax.vmap(lambda xi, ci, ki, yi: net(xi, ci, key=ki, label=yi), in_axes=in_axes)(x, c, keys, labels)
+        return out if parameterization == "score" else out / _bcast(sigma, x)
+
+    return score_fn

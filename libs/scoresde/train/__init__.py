@@ -1,9 +1,13 @@
 """Training machinery shared by the projects: optimiser from config, EMA, the sharded train step."""
 
+from ._loop import NonFiniteLossError, restore_or_keep, train_loop
 from ._optim import OPTIMIZERS, learning_rate, make_optimizer
 from ._state import TrainState, init_state, jit_train_step, make_train_step
 
 __all__ = [
+    "train_loop",
+    "restore_or_keep",
+    "NonFiniteLossError",
     "OPTIMIZERS",
     "make_optimizer",
     "learning_rate",

@@ -1,0 +1,78 @@
+"""Defaults shared by every NCSN / Score-SDE config; each config file starts from base_config()."""
+
+from ml_collections import ConfigDict
+
+
+def base_config() -> ConfigDict:
+    c = ConfigDict()
+    c.seed = 0
+
+    c.data = ConfigDict(
+        dict(
+            name="digits",  # toy2d | digits | cifar10 | image_folder
+            path="",  # cifar10 archive / extracted folder, or the image folder
+            image_size=8,
+            num_channels=1,
+            centered=True,  # model sees [-1, 1] (else [0, 1])
+            random_flip=False,
+            toy="25gaussians",  # toy2d: which distribution
+            n_train=20000,
+            n_test=5000,
+            plot_lim=6.0,
+        )
+    )
+    c.sde = ConfigDict(dict(name="vp", sigma_min=0.01, sigma_max=50.0, beta_min=0.1, beta_max=20.0, num_scales=1000))
+    c.model = ConfigDict(dict(name="mlp", parameterization="score", conditioning="t", ema_rate=0.999, dropout=0.0))
+    c.training = ConfigDict(
+        dict(
+            loss="dsm",  # dsm | ncsn | ddpm | ssm | ssm_vr
+            batch_size=128,
+            n_steps=10000,
+            steps_per_call=1,
+            likelihood_weighting=False,
+            reduce_mean=False,
+            eps=1e-5,
+            log_every=100,
+            checkpoint_every=1000,
+            snapshot_every=0,
+            snapshot_samples=64,
+            max_to_keep=3,
+        )
+    )
+    c.optim = ConfigDict(
+        dict(optimizer="adam", lr=2e-4, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, warmup=0, grad_clip=1.0)
+    )
+    c.sampling = ConfigDict(
+        dict(
+            method="pc",  # pc | reverse_sde | ode | annealed_langevin | langevin | edm_heun | dpm_solver_2m
+            n_steps=1000,
+            predictor="reverse_diffusion",
+            corrector="langevin",
+            n_corrector=1,
+            snr=0.16,
+            eps=1e-3,
+            ode_solver="tsit5",
+            rtol=1e-5,
+            atol=1e-5,
+            churn=0.0,
+            n_steps_each=100,
+            step_lr=2e-5,
+            denoise=True,
+            step_size=0.01,
+            init_scale=1.0,
+            n_samples=64,
+            batch_size=64,
+            seed=1,
+        )
+    )
+    c.eval = ConfigDict(
+        dict(
+            bpd=True,
+            bpd_batches=2,
+            n_samples=1000,
+            classifier_path="",  # digits: from tools/train_digits_classifier.py
+            inception_path="",  # images: Inception-v3 weights for FID/IS/KID
+        )
+    )
+    c.parallel = ConfigDict(dict(fsdp=1))
+    return c

@@ -1,0 +1,102 @@
+"""The host-side training loop shared by the projects: resume, step, log, snapshot, checkpoint, stop.
+
+One jitted call per iteration (which may run several steps); the host reads device values
+only every `log_every` steps and before a checkpoint, never in between. A SIGTERM is
+turned into a checkpoint and a clean return; a non-finite loss stops the run with an error
+and no checkpoint of the bad state (the update that met it was already skipped on device).
+"""
+
+import time
+from collections.abc import Callable, Iterator
+
+import jax
+import numpy as np
+from absl import logging
+
+from ..checkpoint import Checkpointer, PreemptionGuard
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def _record(data_iter) -> dict:
+    return {"data_state": data_iter.get_state() if hasattr(data_iter, "get_state") else None}
+
+
+def restore_or_keep(checkpointer: Checkpointer, state, data_iter):
+    """Resume from the latest checkpoint if there is one: (state, step, resumed?)."""
+    step = checkpointer.latest_step()
+    if step is None:
+        return state, 0, False
+    state, record = checkpointer.restore(state)
+    if record.get("data_state") is not None and hasattr(data_iter, "set_state"):
+        data_iter.set_state(record["data_state"])
+    logging.info("resumed from checkpoint %d in %s", step, checkpointer.directory)
+    return state, int(step), True
+
+
+def train_loop(
+    state,
+    train_step: Callable,
+    data_iter: Iterator,
+    to_device: Callable,
+    checkpointer: Checkpointer,
+    *,
+    total_steps: int,
+    steps_per_call: int = 1,
+    log_every: int = 100,
+    checkpoint_every: int = 1000,
+    snapshot_every: int = 0,
+    on_log: Callable | None = None,
+    on_snapshot: Callable | None = None,
+):
+    """Train until `total_steps` (resuming from the last checkpoint); returns (state, stopped_by_signal).
+
+    `to_device(host_batch)` builds the global device batch; with `steps_per_call` > 1 the
+    host batches are stacked along a new leading axis first. `on_log(step, metrics, seconds)`
+    and `on_snapshot(step, state)` are called on every process (they decide who writes).
+    """
+    state, step, _ = restore_or_keep(checkpointer, state, data_iter)
+    last_saved = step if checkpointer.latest_step() is not None else None
+
+    def save(at_step):
+        nonlocal last_saved
+        if bool(jax.device_get(state.bad)):
+            raise NonFiniteLossError(
+                f"training stopped: non-finite loss or gradient before step {at_step}; "
+                f"nothing was saved, the last good checkpoint is {last_saved}"
+            )
+        checkpointer.save(at_step, state, _record(data_iter))
+        last_saved = at_step
+
+    t_last, step_last = time.perf_counter(), step
+    with PreemptionGuard() as guard:
+        while step < total_steps:
+            host = [next(data_iter) for _ in range(steps_per_call)]
+            if steps_per_call > 1:
+                host = [{k: np.stack([h[k] for h in host]) for k in host[0]}]
+            state, metrics = train_step(state, to_device(host[0]))
+            step += steps_per_call
+            if step % log_every < steps_per_call or step >= total_steps:
+                metrics = jax.device_get(metrics)
+                if bool(jax.device_get(state.bad)) or not np.isfinite(float(metrics["loss"])):
+                    raise NonFiniteLossError(
+                        f"training stopped: non-finite loss at step {step} (loss={float(metrics['loss'])}); "
+                        f"nothing was saved, the last good checkpoint is {last_saved}"
+                    )
+                now = time.perf_counter()
+                if on_log is not None:
+                    on_log(step, metrics, (now - t_last) / max(step - step_last, 1))
+                t_last, step_last = now, step
+            if on_snapshot is not None and snapshot_every and step % snapshot_every < steps_per_call:
+                on_snapshot(step, state)
+            if step % checkpoint_every < steps_per_call:
+                save(step)
+            if guard.requested:
+                logging.warning("SIGTERM: saving checkpoint %d and stopping", step)
+                save(step)
+                return state, True
+    if last_saved != step:
+        save(step)
+    return state, False

@@ -1,0 +1,42 @@
+"""Up-front validation: every bad input fails here with one line, before anything is written."""
+
+import os
+
+import jax
+
+from scoresde import parallel
+
+from . import components, sampling
+
+
+def _check_workdir(workdir: str, mode: str) -> None:
+    path = os.path.abspath(workdir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--workdir={workdir!r} exists and is not a folder")
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
+    if mode != "train" and not os.path.isdir(os.path.join(path, "checkpoints")):
+        raise ValueError(f"--workdir={workdir!r} has no checkpoints: run --mode=train first")
+
+
+def validate(cfg, workdir: str, mode: str):
+    """Check the workdir, the config, the data and the model; return the device mesh."""
+    _check_workdir(workdir, mode)
+    if cfg.training.loss not in components.LOSSES:
+        raise ValueError(f"training.loss={cfg.training.loss!r} is not one of {', '.join(map(repr, components.LOSSES))}")
+    mesh = parallel.make_mesh(fsdp=cfg.parallel.fsdp)
+    n_dev, n_proc = jax.device_count(), jax.process_count()
+    for name, b in (("training.batch_size", cfg.training.batch_size), ("sampling.batch_size", cfg.sampling.batch_size)):
+        if b < 1 or b % n_dev:
+            raise ValueError(f"{name}={b} must be a positive multiple of the {n_dev} devices")
+    if cfg.training.batch_size % n_proc:
+        raise ValueError(f"training.batch_size={cfg.training.batch_size} must split over {n_proc} processes")
+    components.build_sde(cfg) if not components.is_discrete(cfg) else components.sigmas(cfg)
+    sampling.check_method(cfg)
+    components.check_model(cfg)
+    if mode == "train":
+        components.load_examples(cfg, "train")
+    return mesh

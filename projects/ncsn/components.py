@@ -1,0 +1,156 @@
+"""What a config turns into: the SDE (or sigma ladder), the backbone, the loss, the data, the score function."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from scoresde import data, nets, objectives
+from scoresde import sde as sdes
+
+LOSSES = ("dsm", "ncsn", "ddpm", "ssm", "ssm_vr")
+DATASETS = ("toy2d", "digits", "cifar10", "image_folder")
+
+
+def is_discrete(cfg) -> bool:
+    """NCSN v1/v2 style: a ladder of sigmas instead of a continuous-time SDE."""
+    return cfg.training.loss == "ncsn"
+
+
+def build_sde(cfg):
+    s = cfg.sde
+    if s.name == "ve":
+        return sdes.VESDE(sigma_min=s.sigma_min, sigma_max=s.sigma_max)
+    return sdes.get_sde(s.name, beta_min=s.beta_min, beta_max=s.beta_max)
+
+
+def sigmas(cfg) -> np.ndarray:
+    return objectives.geometric_sigmas(cfg.sde.sigma_max, cfg.sde.sigma_min, cfg.sde.num_scales)
+
+
+# ---- data -------------------------------------------------------------------------------
+def load_examples(cfg, split: str) -> dict[str, np.ndarray]:
+    """The split's examples as arrays: 'image' (n, H, W, C) float32 in model scale (or (n, D) points) and 'label'."""
+    d = cfg.data
+    if d.name not in DATASETS:
+        raise ValueError(f"data.name={d.name!r} is not one of {', '.join(map(repr, DATASETS))}")
+    if d.name == "toy2d":
+        seed = cfg.seed + (0 if split == "train" else 1)
+        pts = data.toy2d(d.toy, d.n_train if split == "train" else d.n_test, seed=seed)
+        return {"image": pts, "label": np.zeros(len(pts), np.int32)}
+    if d.name == "digits":
+        img, lab = data.load_digits(split)
+    elif d.name == "cifar10":
+        img, lab = data.load_cifar10(d.path, split)
+    else:
+        img = data.load_image_folder(d.path, d.image_size, channels=d.num_channels)
+        lab = np.zeros(len(img), np.int32)
+    if img.shape[1] != d.image_size or img.shape[-1] != d.num_channels:
+        raise ValueError(
+            f"data.image_size={d.image_size} / data.num_channels={d.num_channels} do not match the data's "
+            f"{img.shape[1]}x{img.shape[2]}x{img.shape[3]} images"
+        )
+    return {"image": img, "label": lab}
+
+
+def to_model_layout(x: np.ndarray, cfg) -> np.ndarray:
+    """uint8 NHWC images -> float32 NCHW in the model's scale; toy points pass through."""
+    if cfg.data.name == "toy2d":
+        return x.astype(np.float32)
+    return data.scale(x, cfg.data.centered).transpose(0, 3, 1, 2)
+
+
+def data_shape(cfg) -> tuple[int, ...]:
+    if cfg.data.name == "toy2d":
+        return (2,)
+    return (cfg.data.num_channels, cfg.data.image_size, cfg.data.image_size)
+
+
+def make_batches(cfg, examples, *, batch_size: int, process_index: int, process_count: int, seed: int):
+    def transform(ex):
+        img = ex["image"]
+        x = img.astype(np.float32) if cfg.data.name == "toy2d" else to_model_layout(img[None], cfg)[0]
+        return {"x": x, "label": ex["label"]}
+
+    return data.make_dataset(
+        examples,
+        batch_size=batch_size,
+        seed=seed,
+        random_flip=cfg.data.get("random_flip", False) and cfg.data.name != "toy2d",
+        process_index=process_index,
+        process_count=process_count,
+        transform=transform,
+    )
+
+
+# ---- model and loss ---------------------------------------------------------------------
+def model_config(cfg):
+    m = cfg.model
+    with m.unlocked():
+        if cfg.data.name == "toy2d":
+            m.dim = 2
+        else:
+            m.image_size = cfg.data.image_size
+            m.num_channels = cfg.data.num_channels
+    return m
+
+
+def build_model(cfg, key):
+    return nets.build(model_config(cfg), key)
+
+
+def check_model(cfg) -> int:
+    """Build the backbone abstractly and run it on one abstract input: config errors surface here, cheaply.
+
+    Returns the number of parameters.
+    """
+    model = eqx.filter_eval_shape(build_model, cfg, jax.random.key(0))
+    x = jax.ShapeDtypeStruct(data_shape(cfg), jnp.float32)
+    out = eqx.filter_eval_shape(lambda m, x: m(x, jnp.float32(0.5)), model, x)
+    if out.shape != x.shape:
+        raise ValueError(f"model.name={cfg.model.name!r} maps {x.shape} to {out.shape}; it must keep the data shape")
+    leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array))
+    return int(sum(math.prod(leaf.shape) for leaf in leaves))
+
+
+def score_fn(cfg, model, sde, *, key=None):
+    """The batched score (x, t) of a continuous model, or (x, sigma) of a discrete one."""
+    m = cfg.model
+    if is_discrete(cfg):
+        return nets.sigma_score_fn_from_net(
+            model, parameterization=m.parameterization, conditioning=m.conditioning, key=key
+        )
+    if cfg.training.loss in ("ssm", "ssm_vr"):
+        return lambda x, t: jax.vmap(lambda xi: model(xi, jnp.float32(0.0)))(x)
+    return nets.score_fn_from_net(model, sde, parameterization=m.parameterization, conditioning=m.conditioning, key=key)
+
+
+def make_loss(cfg, sde):
+    """loss(model, batch, key) -> scalar for config.training.loss."""
+    t = cfg.training
+    if t.loss not in LOSSES:
+        raise ValueError(f"training.loss={t.loss!r} is not one of {', '.join(map(repr, LOSSES))}")
+    ladder = sigmas(cfg) if is_discrete(cfg) else None
+
+    def loss(model, batch, key):
+        k_drop, k_loss = jax.random.split(key)
+        drop = k_drop if cfg.model.get("dropout", 0.0) > 0 else None
+        x = batch["x"]
+        if t.loss == "dsm":
+            fn = score_fn(cfg, model, sde, key=drop)
+            return objectives.dsm_loss(
+                sde, fn, x, k_loss, likelihood_weighting=t.likelihood_weighting, reduce_mean=t.reduce_mean, eps=t.eps
+            )
+        if t.loss == "ncsn":
+            return objectives.ncsn_loss(
+                score_fn(cfg, model, sde, key=drop), ladder, x, k_loss, reduce_mean=t.reduce_mean
+            )
+        if t.loss == "ddpm":
+            eps_net = nets.score_fn_from_net(model, sde, parameterization="score", conditioning=cfg.model.conditioning)
+            return objectives.ddpm_loss(sde, eps_net, x, k_loss, eps=t.eps)
+        fn = lambda y: jax.vmap(lambda yi: model(yi, jnp.float32(0.0)))(y)  # noqa: E731
+        return objectives.sliced_score_matching(fn, x, k_loss, variance_reduction=t.loss == "ssm_vr")
+
+    return loss
