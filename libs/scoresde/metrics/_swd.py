@@ -10,7 +10,7 @@ from .._typing import Key
 
 
 def sliced_wasserstein(
-    x: Float[Array, "n D"], y: Float[Array, "m D"], key: Key, *, n_projections: int = 256, n_quantiles: int = 512
+    x: Float[Array, "n D"], y: Float[Array, "m E"], key: Key, *, n_projections: int = 256, n_quantiles: int = 512
 ) -> Float[Array, ""]:
     """sqrt(E_theta W_2^2(theta^T x, theta^T y)) over random unit directions theta.
 
