@@ -39,7 +39,7 @@ def main(argv):
     try:
         mesh = checks.validate(cfg, workdir, _MODE.value)
     except ValueError as e:
-        sys.exit(f"error: {e}")
+        sys.exit(f"error: {str(e).splitlines()[0]}")
     if _MODE.value == "train":
         _, stopped = training.run(cfg, workdir, mesh)
         logging.info("stopped by SIGTERM after saving" if stopped else "training finished")

@@ -1,6 +1,6 @@
 """Backbone zoo: unbatched equinox networks net(x, c, *, key=None, label=None) and the score wrapper."""
 
-from . import _builders  # noqa: F401  (registers the backbones)
+from . import _builders, _dit, _refinenet, _unet  # noqa: F401  (importing registers the backbones)
 from ._embeddings import GaussianFourierEmbedding, sinusoidal_embedding
 from ._mlp import MLP
 from ._registry import available, build, register

@@ -12,9 +12,13 @@ def batch_times(t, batch: int):
     return jnp.full((batch,), t)
 
 
-def check_sampler_args(sde: AbstractSDE, shape: tuple[int, ...], n_steps: int | None, eps: float) -> None:
+def check_shape_arg(shape) -> None:
     if not isinstance(shape, tuple | list) or len(shape) < 2 or not all(isinstance(d, int) and d > 0 for d in shape):
         raise ValueError(f"shape must be (batch, *data) of positive ints, got {shape!r}")
+
+
+def check_sampler_args(sde: AbstractSDE, shape: tuple[int, ...], n_steps: int | None, eps: float) -> None:
+    check_shape_arg(shape)
     if n_steps is not None:
         check_positive_int("n_steps", n_steps)
     check_range("eps", eps, 0.0, sde.T, strict=True)

@@ -59,10 +59,12 @@ def dpm_solver_2m(
         d = denoise(x, s_cur)
         h = lam[i + 1] - lam[i]
         h_prev = lam[i] - lam[jnp.maximum(i - 1, 0)]
-        r = h_prev / h
-        second = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * d_prev
         last = i == n_steps - 1
         first_order = (i == 0) | (last & ~final_to_zero) | (s_next == 0)
+        # r = 0 on the first step (h_prev = 0): keep 1/r finite there, or the unused
+        # branch of the where gives inf * 0 = nan in reverse-mode gradients.
+        r = jnp.where(first_order, 1.0, h_prev / h)
+        second = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * d_prev
         d_use = jnp.where(first_order, d, second)
         ratio = s_next / s_cur
         return (ratio * x + (1 - ratio) * d_use, d), None

@@ -49,6 +49,8 @@ def integrate_flow(
         terms = drift
     if n_saves:
         check_positive_int("n_saves", n_saves)
+        if n_saves < 2:
+            raise ValueError(f"n_saves must be 0 (no path) or >= 2 (the path has the start and the end), got {n_saves}")
         idx = jnp.round(jnp.linspace(0, n_steps, n_saves)).astype(int)
         saveat = diffrax.SaveAt(ts=t0 + idx * step_size)
     else:

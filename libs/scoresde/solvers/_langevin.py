@@ -10,6 +10,7 @@ from .._checks import check_decreasing, check_positive_int, check_range, is_conc
 from .._typing import Key, ScoreFn
 from ..sde._abstract import _bcast
 from ._brownian import grid_noise
+from ._common import check_shape_arg
 
 
 def annealed_langevin(
@@ -29,6 +30,7 @@ def annealed_langevin(
     x starts at `x_init`, or at N(0, sigma_1^2 I) without it. `denoise` adds the final
     Tweedie step x + sigma_L^2 s(x, sigma_L) (NCSNv2). Returns (samples, nfe).
     """
+    check_shape_arg(shape)
     check_positive_int("n_steps_each", n_steps_each)
     check_range("step_lr", step_lr, 0.0, None, strict=True)
     if is_concrete(sigmas):

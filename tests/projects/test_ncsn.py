@@ -1,0 +1,174 @@
+"""The NCSN project end to end: train -> checkpoint -> sample -> eval, resume, sharding, bad inputs."""
+
+import glob
+import json
+import os
+import signal
+import time
+
+import equinox as eqx
+import jax
+import numpy as np
+import pytest
+
+from projects.ncsn import checks, evaluation, sampling_mode, training  # noqa: E402  (path set by helpers)
+from scoresde import checkpoint
+from tests.projects._ncsn_helpers import cli_popen, mesh_of, run_cli, tiny_toy_config, toy_cli_args
+
+
+def _final_params(workdir, cfg, step):
+    ck = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
+    template, _, _, _ = training.build_state(cfg, mesh_of(1))
+    state, record = ck.restore(template, step)
+    ck.close()
+    return state, record
+
+
+def test_end_to_end_toy2d(tmp_path):
+    cfg = tiny_toy_config()
+    workdir = str(tmp_path / "run")
+    mesh = checks.validate(cfg, workdir, "train")
+    state, stopped = training.run(cfg, workdir, mesh)
+    assert not stopped and int(state.step) == 40
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20", "40"]
+    assert glob.glob(os.path.join(workdir, "tensorboard", "events.*"))
+    x = sampling_mode.run(cfg, workdir, mesh)
+    assert x.shape == (200, 2) and np.all(np.isfinite(x))
+    assert glob.glob(os.path.join(workdir, "samples", "pc_step40.npz"))
+    assert glob.glob(os.path.join(workdir, "samples", "pc_step40.png"))
+    res = evaluation.run(cfg, workdir, mesh)
+    assert res["swd"] > 0 and res["swd_data_vs_data"] > 0
+    with open(os.path.join(workdir, "eval", "step_40.json")) as f:
+        assert json.load(f)["swd"] == res["swd"]
+
+
+@pytest.mark.parametrize("fsdp", [1, 2])
+def test_eight_device_run_matches_one_device(tmp_path, fsdp):
+    cfg = tiny_toy_config(**{"training.n_steps": 20})
+    s1, _ = training.run(cfg, str(tmp_path / "one"), mesh_of(1))
+    s8, _ = training.run(cfg, str(tmp_path / "eight"), mesh_of(8, fsdp))
+    for a, b in zip(jax.tree_util.tree_leaves(s1.params), jax.tree_util.tree_leaves(s8.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    cfg = tiny_toy_config(**{"training.n_steps": 60, "training.checkpoint_every": 10})
+    ref_dir = str(tmp_path / "ref")
+    training.run(cfg, ref_dir, mesh_of(1))
+    ref, _ = _final_params(ref_dir, cfg, 60)
+
+    workdir = str(tmp_path / "killed")
+    args = toy_cli_args(workdir, "--config.training.n_steps=60", "--config.training.checkpoint_every=10")
+    proc = cli_popen(args)
+    deadline = time.time() + 300
+    while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "30")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted(int(s) for s in os.listdir(os.path.join(workdir, "checkpoints")) if s.isdigit())
+    assert done and done[-1] < 60, f"the run finished before it could be killed: {done}"
+    out = run_cli(args)
+    assert out.returncode == 0, out.stderr[-2000:]
+    resumed, record = _final_params(workdir, cfg, 60)
+    assert "resumed from checkpoint" in out.stderr
+    for a, b in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(resumed), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    workdir = str(tmp_path / "term")
+    proc = cli_popen(
+        toy_cli_args(workdir, "--config.training.n_steps=100000", "--config.training.checkpoint_every=100000")
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if os.path.isdir(os.path.join(workdir, "tensorboard")) and glob.glob(os.path.join(workdir, "tensorboard", "*")):
+            break
+        time.sleep(0.05)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    steps = [s for s in os.listdir(os.path.join(workdir, "checkpoints")) if s.isdigit()]
+    assert len(steps) == 1 and 0 < int(steps[0]) < 100000
+    assert "SIGTERM" in err
+
+
+def _assert_clean_failure(out, workdir, needle):
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and needle in last, out.stderr[-1500:]
+    assert not os.path.exists(workdir) or not os.listdir(workdir)
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--config.model.name=resnet9000"], "model.name"),
+        (["--config.sampling.method=teleport"], "sampling.method"),
+        (["--config.training.batch_size=63"], "training.batch_size"),
+    ],
+)
+def test_cli_bad_inputs_fail_in_one_line_and_write_nothing(tmp_path, extra, needle):
+    workdir = str(tmp_path / "bad")
+    _assert_clean_failure(
+        run_cli(toy_cli_args(workdir, *extra), env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}),
+        workdir,
+        needle,
+    )
+
+
+def test_cli_unknown_config_field(tmp_path):
+    workdir = str(tmp_path / "bad")
+    out = run_cli(toy_cli_args(workdir, "--config.training.n_stepz=5"))
+    assert out.returncode != 0 and "n_stepz" in out.stderr
+    assert not os.path.exists(workdir)
+
+
+def test_bad_inputs_in_process(tmp_path):
+    from configs import digits
+
+    def fails(cfg, needle, mode="train", workdir=None):
+        workdir = workdir or str(tmp_path / "w")
+        with pytest.raises(ValueError, match=needle):
+            checks.validate(cfg, workdir, mode)
+        assert not os.path.exists(workdir)
+
+    c = digits.get_config()
+    c.data.name, c.data.path, c.data.image_size, c.data.num_channels = "cifar10", str(tmp_path / "nope.tar.gz"), 32, 3
+    c.model.ch_mult, c.model.attn_resolutions = (1, 2, 2), (16,)
+    fails(c, r"cifar-10-python.tar.gz")
+    bad = tmp_path / "corrupt.tar.gz"
+    bad.write_bytes(b"garbage")
+    c.data.path = str(bad)
+    fails(c, "not a readable tar.gz")
+    c = digits.get_config()
+    c.data.name, c.data.path = "image_folder", str(tmp_path)
+    fails(c, "no .png")
+    c = digits.get_config()
+    c.model.ch_mult = (1, 2, 2, 2, 2)  # 8x8 cannot be halved four times
+    fails(c, "model.")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    if not os.access(ro, os.W_OK):  # root ignores permissions
+        fails(tiny_toy_config(), "not writable", workdir=str(ro / "run"))
+    fails(tiny_toy_config(), "no checkpoints", mode="sample")
+
+
+def test_non_finite_loss_stops_without_writing_a_bad_checkpoint(tmp_path):
+    cfg = tiny_toy_config(
+        **{"training.n_steps": 40, "training.checkpoint_every": 10, "optim.lr": 1e30, "optim.grad_clip": 0.0}
+    )
+    workdir = str(tmp_path / "nan")
+    with pytest.raises(Exception, match="non-finite"):
+        training.run(cfg, workdir, mesh_of(1))
+    ck_dir = os.path.join(workdir, "checkpoints")
+    for step in [s for s in os.listdir(ck_dir) if s.isdigit()] if os.path.isdir(ck_dir) else []:
+        state, _ = _final_params(workdir, cfg, int(step))
+        assert all(
+            np.all(np.isfinite(np.asarray(x)))
+            for x in jax.tree_util.tree_leaves(eqx.filter(state.params, eqx.is_array))
+        )
