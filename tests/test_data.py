@@ -90,10 +90,24 @@ def test_pipeline_shards_are_disjoint_and_cover_everything():
     ex = {"image": np.arange(40)[:, None, None, None].astype(np.uint8), "label": np.arange(40)}
     seen = []
     for p in range(4):
-        ds = data.make_dataset(ex, batch_size=5, seed=0, repeat=False, process_index=p, process_count=4)
+        ds = data.make_dataset(ex, batch_size=20, seed=0, repeat=False, process_index=p, process_count=4)
         seen.append(np.concatenate([b["label"] for b in ds]))
     allv = np.concatenate(seen)
     assert sorted(allv.tolist()) == list(range(40))
+
+
+def test_global_batches_do_not_depend_on_the_process_count():
+    ex = {"image": np.random.default_rng(1).integers(0, 256, (64, 4, 4, 1), dtype=np.uint8), "label": np.arange(64)}
+    one = iter(data.make_dataset(ex, batch_size=16, seed=5, random_flip=True))
+    two = [
+        iter(data.make_dataset(ex, batch_size=16, seed=5, random_flip=True, process_index=p, process_count=2))
+        for p in range(2)
+    ]
+    for _ in range(6):
+        whole = next(one)
+        halves = [next(it) for it in two]
+        for k in ("image", "label"):
+            np.testing.assert_array_equal(whole[k], np.concatenate([h[k] for h in halves]))
 
 
 def test_pipeline_state_resumes_exactly():

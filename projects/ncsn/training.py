@@ -46,12 +46,11 @@ def run(cfg, workdir, mesh):
     sde = components.build_sde(cfg)
     examples = components.load_examples(cfg, "train")
     n_dev, n_proc = jax.device_count(), jax.process_count()
-    per_process = cfg.training.batch_size // n_proc
     batches = iter(
         components.make_batches(
             cfg,
             examples,
-            batch_size=per_process,
+            batch_size=cfg.training.batch_size,
             process_index=jax.process_index(),
             process_count=n_proc,
             seed=cfg.seed,
@@ -84,7 +83,7 @@ def run(cfg, workdir, mesh):
         lr = train.learning_rate(cfg.optim, step)
         ex_s = cfg.training.batch_size / max(sec_per_step, 1e-9)
         logging.info(
-            "step %d  loss %.5f  lr %.2e  grad_norm %.3f  examples/s %.1f",
+            "step %d  loss %.7g  lr %.2e  grad_norm %.3f  examples/s %.1f",
             step, float(metrics["loss"]), lr, float(metrics["grad_norm"]), ex_s,
         )  # fmt: skip
         if writer is not None:

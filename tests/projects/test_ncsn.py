@@ -172,3 +172,41 @@ def test_non_finite_loss_stops_without_writing_a_bad_checkpoint(tmp_path):
             np.all(np.isfinite(np.asarray(x)))
             for x in jax.tree_util.tree_leaves(eqx.filter(state.params, eqx.is_array))
         )
+
+
+def _losses(log: str) -> list[float]:
+    return [float(line.split(" loss ")[1].split()[0]) for line in log.splitlines() if " loss " in line]
+
+
+def test_two_process_distributed_run_matches_one_process(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    common = ["--config.training.n_steps=20", "--config.training.checkpoint_every=20"]
+    env4 = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    procs = [
+        cli_popen(
+            toy_cli_args(
+                str(tmp_path / "dist"),
+                *common,
+                f"--coordinator=127.0.0.1:{port}",
+                "--num_processes=2",
+                f"--process_id={i}",
+            ),
+            env_extra=env4,
+        )
+        for i in range(2)
+    ]
+    logs = [p.communicate(timeout=600)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs[0][-2000:] + logs[1][-2000:]
+    single = run_cli(
+        toy_cli_args(str(tmp_path / "single"), *common),
+        env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
+    )
+    assert single.returncode == 0, single.stderr[-2000:]
+    ref = _losses(single.stderr)
+    assert len(ref) == 2
+    for log in logs:
+        np.testing.assert_allclose(_losses(log), ref, rtol=1e-6, atol=1e-6)

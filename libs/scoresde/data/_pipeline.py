@@ -1,8 +1,10 @@
-"""grain input pipelines: per-process shards, shuffling, flips, scaling, checkpointable iterators.
+"""grain input pipelines: global batches split across processes, shuffling, flips, resumable iterators.
 
-Every process reads only its slice of the examples (example i goes to process i mod P), and
-the iterator's state (how far it has read) is a small dict that goes into checkpoints, so
-that a resumed run sees exactly the batches an uninterrupted one would.
+The order of examples depends only on the seed, never on the number of processes: the
+pipeline draws global batches of indices, and process p keeps rows [p*b, (p+1)*b) of each,
+reading only those examples. A run on 1 process and on P processes thus trains on the same
+global batches. The iterator's state (how many batches it has given) is a small dict that
+goes into checkpoints, so a resumed run sees exactly the batches an uninterrupted one would.
 """
 
 import grain
@@ -28,35 +30,39 @@ def make_dataset(
     drop_remainder: bool = True,
     transform=None,
 ) -> grain.IterDataset:
-    """A grain IterDataset of dicts of numpy batches of `batch_size` (this process's share).
+    """A grain IterDataset of this process's share (batch_size / process_count rows) of each global batch.
 
     `examples` maps names (e.g. 'image', 'label') to arrays with the same first dimension.
-    `random_flip` flips 'image' (n, H, W, C) left-right with probability 1/2 (seeded per example).
-    `transform(example) -> example` runs per example after the flip (e.g. scaling).
+    `random_flip` flips 'image' (n, H, W, C) left-right with probability 1/2, drawn per global
+    batch from (seed, batch index). `transform(example) -> example` runs per example after it.
     """
     n = {k: v.shape[0] for k, v in examples.items()}
     if len(set(n.values())) != 1:
         raise ValueError(f"all example arrays need the same length, got {n}")
     total = next(iter(n.values()))
-    if total < process_count:
-        raise ValueError(f"{total} examples cannot be shared among {process_count} processes")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    ds = grain.MapDataset.range(total)[process_index::process_count]
+    if batch_size < 1 or batch_size % process_count:
+        raise ValueError(f"batch_size={batch_size} must be a positive multiple of the {process_count} processes")
+    if total < batch_size and drop_remainder:
+        raise ValueError(f"{total} examples are fewer than one batch of {batch_size}")
+    local = batch_size // process_count
+    lo, hi = process_index * local, (process_index + 1) * local
+    ds = grain.MapDataset.range(total)
     if shuffle:
         ds = ds.seed(seed).shuffle()
     if repeat:
         ds = ds.repeat(None)
-    ds = ds.map(lambda i: {k: v[i] for k, v in examples.items()})
-    if random_flip:
-        ds = ds.seed(seed + 1).random_map(_flip)
-    if transform is not None:
-        ds = ds.map(transform)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.to_iter_dataset()
 
+    def gather(step, idx):
+        idx = np.asarray(idx)
+        flips = np.random.default_rng([seed, step]).uniform(size=len(idx)) < 0.5 if random_flip else None
+        rows = range(min(lo, len(idx)), min(hi, len(idx)))
+        out = []
+        for r in rows:
+            ex = {k: v[idx[r]] for k, v in examples.items()}
+            if flips is not None and flips[r] and "image" in ex:
+                ex["image"] = ex["image"][:, ::-1]
+            out.append(transform(ex) if transform is not None else ex)
+        return {k: np.stack([e[k] for e in out]) for k in out[0]}
 
-def _flip(example, rng: np.random.Generator):
-    if "image" in example and rng.uniform() < 0.5:
-        example = dict(example, image=example["image"][:, ::-1])
-    return example
+    return ds.map_with_index(gather).to_iter_dataset()

@@ -67,7 +67,8 @@ def _resolutions(image_size: int, ch_mult: Sequence[int], attn_resolutions: Sequ
 
 
 class _Keys:
-    """Dropout keys, one per residual block call; None throughout when no key was given."""
+    """A stream of keys folded in from one key (one per module at init, one per residual block for
+    dropout); None throughout when no key was given."""
 
     def __init__(self, key):
         self.key, self.i = key, 0
@@ -162,7 +163,7 @@ class NCSNpp(eqx.Module):
         fir_kernel = tuple(float(v) for v in fir_kernel)
         resolutions = _resolutions(image_size, ch_mult, attn_resolutions)
         levels = len(ch_mult)
-        keys = iter(jr.split(key, 4096))
+        keys = _Keys(key)
 
         self.nf, self.channels, self.num_levels = nf, channels, levels
         self.embedding_type, self.conditional = embedding_type, bool(conditional)
@@ -171,20 +172,20 @@ class NCSNpp(eqx.Module):
 
         # Noise-level embedding -> 4 nf.
         if embedding_type == "fourier":
-            self.fourier = GaussianFourierEmbedding(2 * nf, fourier_scale, key=next(keys))
+            self.fourier = GaussianFourierEmbedding(2 * nf, fourier_scale, key=keys.next())
             embed_dim = 2 * nf
         else:
             self.fourier = None
             embed_dim = nf
         if conditional:
-            self.temb_dense = (Dense(embed_dim, 4 * nf, key=next(keys)), Dense(4 * nf, 4 * nf, key=next(keys)))
+            self.temb_dense = (Dense(embed_dim, 4 * nf, key=keys.next()), Dense(4 * nf, 4 * nf, key=keys.next()))
         else:
             self.temb_dense = None
-        self.label_embed = eqx.nn.Embedding(num_classes + 1, 4 * nf, key=next(keys)) if num_classes else None
+        self.label_embed = eqx.nn.Embedding(num_classes + 1, 4 * nf, key=keys.next()) if num_classes else None
         temb_dim = 4 * nf if (conditional or num_classes) else None
 
         def attn(ch):
-            return AttnBlock(ch, skip_rescale=skip_rescale, init_scale=init_scale, key=next(keys))
+            return AttnBlock(ch, skip_rescale=skip_rescale, init_scale=init_scale, key=keys.next())
 
         def resblock(in_ch, out_ch=None, up=False, down=False):
             if resblock_type == "ddpm":
@@ -196,7 +197,7 @@ class NCSNpp(eqx.Module):
                     skip_rescale=skip_rescale,
                     init_scale=init_scale,
                     act=nonlinearity,
-                    key=next(keys),
+                    key=keys.next(),
                 )
             return ResnetBlockBigGAN(
                 in_ch,
@@ -210,13 +211,13 @@ class NCSNpp(eqx.Module):
                 skip_rescale=skip_rescale,
                 init_scale=init_scale,
                 act=nonlinearity,
-                key=next(keys),
+                key=keys.next(),
             )
 
         resample = {"with_conv": resamp_with_conv, "fir": fir, "fir_kernel": fir_kernel}
 
         # Downsampling path.
-        self.conv_in = conv3x3(channels, nf, key=next(keys))
+        self.conv_in = conv3x3(channels, nf, key=keys.next())
         hs_c = [nf]
         in_ch = nf
         input_pyramid_ch = channels
@@ -234,17 +235,17 @@ class NCSNpp(eqx.Module):
             if lvl == levels - 1:
                 continue
             if resblock_type == "ddpm":
-                downsamplers.append(Downsample(in_ch, key=next(keys), **resample))
+                downsamplers.append(Downsample(in_ch, key=keys.next(), **resample))
             else:
                 downsamplers.append(resblock(in_ch, down=True))
             if progressive_input == "input_skip":
-                pyramid_down.append(Downsample(input_pyramid_ch, fir=fir, fir_kernel=fir_kernel, key=next(keys)))
-                combiners.append(Combine(input_pyramid_ch, in_ch, progressive_combine, key=next(keys)))
+                pyramid_down.append(Downsample(input_pyramid_ch, fir=fir, fir_kernel=fir_kernel, key=keys.next()))
+                combiners.append(Combine(input_pyramid_ch, in_ch, progressive_combine, key=keys.next()))
                 if progressive_combine == "cat":
                     in_ch *= 2
             elif progressive_input == "residual":
                 pyramid_down.append(
-                    Downsample(input_pyramid_ch, in_ch, with_conv=True, fir=fir, fir_kernel=fir_kernel, key=next(keys))
+                    Downsample(input_pyramid_ch, in_ch, with_conv=True, fir=fir, fir_kernel=fir_kernel, key=keys.next())
                 )
                 combiners.append(None)
                 input_pyramid_ch = in_ch
@@ -277,16 +278,16 @@ class NCSNpp(eqx.Module):
             p_up = p_norm = p_conv = None
             if progressive == "output_skip":
                 if lvl != levels - 1:
-                    p_up = Upsample(pyramid_ch, fir=fir, fir_kernel=fir_kernel, key=next(keys))
+                    p_up = Upsample(pyramid_ch, fir=fir, fir_kernel=fir_kernel, key=keys.next())
                 p_norm = group_norm(in_ch)
-                p_conv = conv3x3(in_ch, channels, init_scale=init_scale, key=next(keys))
+                p_conv = conv3x3(in_ch, channels, init_scale=init_scale, key=keys.next())
                 pyramid_ch = channels
             elif progressive == "residual":
                 if lvl == levels - 1:
                     p_norm = group_norm(in_ch)
-                    p_conv = conv3x3(in_ch, in_ch, key=next(keys))
+                    p_conv = conv3x3(in_ch, in_ch, key=keys.next())
                 else:
-                    p_up = Upsample(pyramid_ch, in_ch, with_conv=True, fir=fir, fir_kernel=fir_kernel, key=next(keys))
+                    p_up = Upsample(pyramid_ch, in_ch, with_conv=True, fir=fir, fir_kernel=fir_kernel, key=keys.next())
                 pyramid_ch = in_ch
             pyramid_up.append(p_up)
             pyramid_norm.append(p_norm)
@@ -294,7 +295,7 @@ class NCSNpp(eqx.Module):
             if lvl == 0:
                 upsamplers.append(None)
             elif resblock_type == "ddpm":
-                upsamplers.append(Upsample(in_ch, key=next(keys), **resample))
+                upsamplers.append(Upsample(in_ch, key=keys.next(), **resample))
             else:
                 upsamplers.append(resblock(in_ch, up=True))
         assert not hs_c
@@ -309,7 +310,7 @@ class NCSNpp(eqx.Module):
             self.out_norm = self.out_conv = None
         else:
             self.out_norm = group_norm(in_ch)
-            self.out_conv = conv3x3(in_ch, channels, init_scale=init_scale, key=next(keys))
+            self.out_conv = conv3x3(in_ch, channels, init_scale=init_scale, key=keys.next())
 
     def _temb(self, c, label):
         if self.embedding_type == "fourier":
@@ -431,21 +432,21 @@ class DDPM(eqx.Module):
         attn_resolutions = tuple(int(r) for r in attn_resolutions)
         resolutions = _resolutions(image_size, ch_mult, attn_resolutions)
         levels = len(ch_mult)
-        keys = iter(jr.split(key, 4096))
+        keys = _Keys(key)
         self.nf, self.channels, self.num_levels, self.act = nf, channels, levels, nonlinearity
 
-        self.temb_dense = (Dense(nf, 4 * nf, key=next(keys)), Dense(4 * nf, 4 * nf, key=next(keys)))
-        self.label_embed = eqx.nn.Embedding(num_classes + 1, 4 * nf, key=next(keys)) if num_classes else None
+        self.temb_dense = (Dense(nf, 4 * nf, key=keys.next()), Dense(4 * nf, 4 * nf, key=keys.next()))
+        self.label_embed = eqx.nn.Embedding(num_classes + 1, 4 * nf, key=keys.next()) if num_classes else None
 
         def resblock(in_ch, out_ch=None):
             return ResnetBlockDDPM(
-                in_ch, out_ch, temb_dim=4 * nf, dropout=dropout, act=nonlinearity, init_scale=0.0, key=next(keys)
+                in_ch, out_ch, temb_dim=4 * nf, dropout=dropout, act=nonlinearity, init_scale=0.0, key=keys.next()
             )
 
         def attn(ch):
-            return AttnBlock(ch, skip_rescale=False, init_scale=0.0, key=next(keys))
+            return AttnBlock(ch, skip_rescale=False, init_scale=0.0, key=keys.next())
 
-        self.conv_in = conv3x3(channels, nf, key=next(keys))
+        self.conv_in = conv3x3(channels, nf, key=keys.next())
         hs_c = [nf]
         in_ch = nf
         down_blocks, down_attn, downsamplers = [], [], []
@@ -460,7 +461,7 @@ class DDPM(eqx.Module):
             down_blocks.append(tuple(blocks))
             down_attn.append(tuple(attns))
             if lvl != levels - 1:
-                downsamplers.append(Downsample(in_ch, with_conv=resamp_with_conv, key=next(keys)))
+                downsamplers.append(Downsample(in_ch, with_conv=resamp_with_conv, key=keys.next()))
                 hs_c.append(in_ch)
         self.down_blocks, self.down_attn, self.downsamplers = tuple(down_blocks), tuple(down_attn), tuple(downsamplers)
 
@@ -476,11 +477,11 @@ class DDPM(eqx.Module):
                 in_ch = out_ch
             up_blocks.append(tuple(blocks))
             up_attn.append(attn(in_ch) if resolutions[lvl] in attn_resolutions else None)
-            upsamplers.append(Upsample(in_ch, with_conv=resamp_with_conv, key=next(keys)) if lvl != 0 else None)
+            upsamplers.append(Upsample(in_ch, with_conv=resamp_with_conv, key=keys.next()) if lvl != 0 else None)
         assert not hs_c
         self.up_blocks, self.up_attn, self.upsamplers = tuple(up_blocks), tuple(up_attn), tuple(upsamplers)
         self.out_norm = group_norm(in_ch)
-        self.out_conv = conv3x3(in_ch, channels, init_scale=0.0, key=next(keys))
+        self.out_conv = conv3x3(in_ch, channels, init_scale=0.0, key=keys.next())
 
     def __call__(
         self, x: Float[Array, " C H W"], c: Float[Array, ""] | float, *, key=None, label=None

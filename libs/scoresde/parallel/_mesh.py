@@ -54,10 +54,22 @@ def param_shardings(mesh: Mesh, tree, *, min_size: int = 2**14):
     )
 
 
+def _place(x, sharding):
+    """Put a host-identical value on a (possibly multi-process) sharding; each process fills its own shards."""
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        data = _place(jax.random.key_data(x), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    host = np.asarray(jax.device_get(x))
+    return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+
 def shard_tree(tree, shardings):
-    """Place every array leaf of `tree` with its sharding (non-arrays pass through)."""
+    """Place every array leaf of `tree` with its sharding (non-arrays pass through).
+
+    Works across processes: every process must hold the same values (e.g. built from one seed).
+    """
     return jax.tree_util.tree_map(
-        lambda x, s: jax.device_put(x, s) if s is not None else x,
+        lambda x, s: _place(x, s) if s is not None else x,
         tree,
         shardings,
         is_leaf=lambda x: x is None,
