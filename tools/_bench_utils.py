@@ -30,6 +30,8 @@ from typing import Any
 SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 if "--multi-thread" not in sys.argv and "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + SINGLE_THREAD_FLAGS).strip()
+# Tables appear as each section finishes, also when stdout is a file.
+sys.stdout.reconfigure(line_buffering=True)
 
 import equinox as eqx  # noqa: E402
 import jax  # noqa: E402

@@ -1,7 +1,5 @@
 """What a config turns into: the SDE (or sigma ladder), the backbone, the loss, the data, the score function."""
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -111,8 +109,7 @@ def check_model(cfg) -> int:
     out = eqx.filter_eval_shape(lambda m, x: m(x, jnp.float32(0.5)), model, x)
     if out.shape != x.shape:
         raise ValueError(f"model.name={cfg.model.name!r} maps {x.shape} to {out.shape}; it must keep the data shape")
-    leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array))
-    return int(sum(math.prod(leaf.shape) for leaf in leaves))
+    return nets.count_params(model)
 
 
 def score_fn(cfg, model, sde, *, key=None):

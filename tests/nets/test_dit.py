@@ -87,9 +87,9 @@ def test_patches_stay_local_without_attention():
     net = eqx.tree_at(lambda m: (m.final.linear, m.patch_embed), net, (rnd.final.linear, rnd.patch_embed))
     x = jr.normal(jr.key(5), (2, 8, 16))
     jac = jax.jit(jax.jacrev(lambda z: net(z, 1.0)))(x)  # (2, 8, 16, 2, 8, 16)
-    dep = jnp.abs(jac).sum(axis=(0, 3)) > 0  # output pixel (i, j) depends on input pixel (k, l)
-    i, j, k, l = np.meshgrid(*(np.arange(n) for n in (8, 16, 8, 16)), indexing="ij")
-    same_patch = (i // 4 == k // 4) & (j // 4 == l // 4)
+    dep = jnp.abs(jac).sum(axis=(0, 3)) > 0  # output pixel (i, j) depends on input pixel (m, n)
+    i, j, m, n = np.meshgrid(*(np.arange(s) for s in (8, 16, 8, 16)), indexing="ij")
+    same_patch = (i // 4 == m // 4) & (j // 4 == n // 4)
     np.testing.assert_array_equal(np.asarray(dep), same_patch)
 
 

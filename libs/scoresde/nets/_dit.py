@@ -29,11 +29,17 @@ channels; `forward_with_variance` returns all 2C.
 
 The blocks are one stacked Module (every array has a leading `depth` axis, built with
 `eqx.filter_vmap` over keys) run by `jax.lax.scan`, so that tracing and compile time do not grow
-with depth; `remat=True` wraps the scanned block in `jax.checkpoint` (activations recomputed in the
-backward pass); `unroll` is passed to the scan (1: a loop; True: straight-line code, what a Python
-loop over layers would give — only for comparisons). `compute_dtype="bfloat16"` casts parameters and activations to bf16 inside the call
-(LayerNorm statistics and the attention softmax stay in float32), keeps stored parameters float32 and
-returns float32.
+with depth (tools/bench_dit_compile.py); `remat=True` wraps the scanned block in `jax.checkpoint`
+(activations recomputed in the backward pass); `unroll` is passed to the scan (1: a loop; True:
+straight-line code, what a Python loop over layers gives; for comparisons).
+`compute_dtype="bfloat16"` casts parameters and activations to bf16 inside the call (LayerNorm
+statistics and the attention softmax stay in float32), keeps stored parameters float32 and returns
+float32.
+
+Compiled even when called eagerly: the forward is an `eqx.filter_jit` function (one program per
+architecture; a bare `lax.scan` would recompile on every eager call), inlined under an outer jit.
+Initialisation is one jitted program with three random draws (each separate threefry call costs
+about half a second of XLA compile on CPU).
 """
 
 from __future__ import annotations
@@ -244,7 +250,9 @@ def _init_parts(num_channels, patch_size, hidden_size, depth, num_heads, mlp_rat
     c, p, d = num_channels, patch_size, hidden_size
     k_uniform, k_normal, k_blocks = jr.split(key, 3)
     (w_patch,) = _draw(k_uniform, [((d, c, p, p), _xavier(c * p * p, d))], normal=False)
-    w_t1, w_t2, table = _draw(k_normal, [((d, FREQ_DIM), 0.02), ((d, d), 0.02), ((num_classes + 1, d), 0.02)], normal=True)
+    w_t1, w_t2, table = _draw(
+        k_normal, [((d, FREQ_DIM), 0.02), ((d, d), 0.02), ((num_classes + 1, d), 0.02)], normal=True
+    )
     patch_embed = PatchEmbed(w_patch, jnp.zeros((d,)))
     t_embed = TimestepEmbedder(Dense(w_t1), Dense(w_t2))
     label_embed = eqx.nn.Embedding(weight=table)

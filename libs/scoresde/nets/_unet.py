@@ -7,8 +7,8 @@ the interface, not in the network:
   with Fourier features; here the caller passes the condition (`conditioning='log_sigma'` in
   `score_fn_from_net`). Positional embeddings expect DDPM-style times (`conditioning='t999'`);
 - no input rescaling (score_sde maps [0, 1] data to [-1, 1] inside the net when
-  `data.centered=False`; our data pipelines centre the data), and no `scale_by_sigma` inside the
-  net (the wrapper's `scale_by_sigma` parameterisation does it);
+  `data.centered=False`; here the net sees the data exactly as the training code scales it), and
+  no `scale_by_sigma` inside the net (the wrapper's `scale_by_sigma` parameterisation does it);
 - optional class labels: a learned embedding (num_classes + 1 rows, the last one a null class
   for classifier-free guidance) added to the time embedding;
 - dropout only when a key is passed.

@@ -90,11 +90,12 @@ def score_fn_from_net(
 
 
 def count_params(module) -> int:
-    """Number of trainable scalars (inexact array leaves) in a module."""
-    import equinox as eqx
+    """Number of trainable scalars (inexact array leaves), also on `eqx.filter_eval_shape` output."""
 
-    leaves = jax.tree_util.tree_leaves(eqx.filter(module, eqx.is_inexact_array))
-    return int(sum(math.prod(x.shape) for x in leaves))
+    def inexact(x):
+        return hasattr(x, "shape") and hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
+
+    return int(sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(module) if inexact(x)))
 
 
 def sigma_score_fn_from_net(
