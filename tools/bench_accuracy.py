@@ -52,17 +52,27 @@ def patch_vp_discretize():
     """--patch-vp-discretize: the proposed library change, tried here by monkeypatching.
 
     VPSDE.discretize uses b = beta(t) h, and sqrt(1 - b) is nan once beta(t) h > 1 (fewer than
-    ~20 steps). The exact DDPM coefficient of the interval [t - h, t] is
-    b = 1 - exp(-int beta) = -expm1(-h beta(t - h/2)): always in (0, 1), and beta(t) h + O(h^2).
+    ~20 steps); the Langevin correctors' alpha = 1 - beta(t) h then turns negative, and their
+    step sqrt(2 * step) nan. The exact DDPM coefficient of the interval [t - h, t] is
+    b = 1 - exp(-int beta) = -expm1(-h beta(t - h/2)): always in (0, 1), and beta(t) h + O(h^2);
+    alpha = 1 - b = exp(-h beta(t - h/2)).
     """
     from scoresde.sde import _vp
     from scoresde.sde._abstract import _bcast
+    from scoresde.solvers import _steps
 
     def discretize(self, x, t, dt):
         b = -jnp.expm1(-dt * self.beta(t - 0.5 * dt))
         return (_bcast(jnp.sqrt(1.0 - b), x) - 1.0) * x, jnp.sqrt(b)
 
+    def corrector_alpha(sde, t, h):
+        beta = getattr(sde, "beta", None)
+        if beta is None:
+            return jnp.ones_like(t)
+        return jnp.exp(-h * beta(t - 0.5 * h))
+
     _vp.VPSDE.discretize = discretize
+    _steps._corrector_alpha = corrector_alpha
 
 
 ODE_SOLVERS = ("PF heun", "edm_heun", "dpm_solver_2m")
@@ -171,8 +181,9 @@ def run_setting(dim: int, sde_name: str, args, budgets):
         )
     if sde_name == "vp" and any(np.isnan(results[k][b][0]) for k in results for b in budgets):
         print(
-            "\nnan: VP's reverse_diffusion step (DDPM chain, b = beta(t) h) takes sqrt(1 - b), which is nan once"
-            " beta(t) h > 1, i.e. for fewer than about 20 steps (pc at NFE 20 has 10 predictor steps)."
+            "\nnan: VP's reverse_diffusion step (DDPM chain, b = beta(t) h) takes sqrt(1 - b), and the Langevin"
+            " corrector's step uses alpha = 1 - beta(t) h: nan once beta(t) h > 1, i.e. below about 20 steps"
+            " (pc at NFE 20 has 10 steps). --patch-vp-discretize tries the proposed fix."
         )
     print(f"\n(solves and metrics took {elapsed:.0f} s, compiles included)")
     return verdict
@@ -194,7 +205,7 @@ def main():
     # Keep compiled programs across runs too (a second run skips XLA compilation).
     jax.config.update("jax_compilation_cache_dir", "/tmp/scoresde_bench_jax_cache")
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    patched = " (VPSDE.discretize patched: b = -expm1(-h beta(t - h/2)))" if args.patch_vp_discretize else ""
+    patched = " (patched: VP b = -expm1(-h beta(t - h/2)), alpha = 1 - b)" if args.patch_vp_discretize else ""
     print(f"# P3: accuracy vs NFE with oracle scores (sliced Wasserstein to fresh data){patched}\n")
     print(bu.machine_line())
     verdicts = []

@@ -48,9 +48,17 @@ def scatter_panels(
 
 
 def image_grid(
-    images: np.ndarray, path: str, *, ncols: int | None = None, value_range: Sequence[float] = (0.0, 1.0)
+    images: np.ndarray,
+    path: str,
+    *,
+    ncols: int | None = None,
+    value_range: Sequence[float] = (0.0, 1.0),
+    min_side: int = 32,
 ) -> str:
-    """Tile (n, H, W, C) or (n, C, H, W) images into one PNG; values clipped to `value_range`."""
+    """Tile (n, H, W, C) or (n, C, H, W) images into one PNG; values clipped to `value_range`.
+
+    Images smaller than `min_side` pixels are enlarged by an integer factor (nearest neighbour).
+    """
     from PIL import Image
 
     imgs = np.asarray(images, dtype=np.float32)
@@ -60,6 +68,8 @@ def image_grid(
         imgs = imgs.transpose(0, 2, 3, 1)
     lo, hi = value_range
     imgs = np.clip((imgs - lo) / (hi - lo), 0, 1)
+    factor = max(1, min_side // imgs.shape[1])
+    imgs = imgs.repeat(factor, axis=1).repeat(factor, axis=2)
     n, h, w, c = imgs.shape
     ncols = ncols or int(np.ceil(np.sqrt(n)))
     nrows = -(-n // ncols)
