@@ -10,7 +10,9 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from jaxtyping import install_import_hook  # noqa: E402
 
-with install_import_hook("scoresde", "beartype.beartype"):
+import tests._typecheck  # noqa: E402, F401  (the checker the hook below names)
+
+with install_import_hook("scoresde", "tests._typecheck.beartype_tower"):
     import scoresde  # noqa: E402, F401
 
 import jax  # noqa: E402

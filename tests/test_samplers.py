@@ -32,7 +32,7 @@ MIXTURES = {
     # annealed Langevin (100 steps per level) drifts mass to the wider component: measured
     # w0 = 0.565 +- 0.01 instead of 0.6 in 16-D, shrinking with more steps per level (0.584 at
     # 1000) -- a property of the finite-step annealing, not of the exact samplers, which all
-    # recovered 0.6 there. With this mixture annealed Langevin gives w0 = 0.61 +- 0.006.
+    # recovered 0.6 there. With this mixture annealed Langevin gives w0 = 0.605-0.619 (4 seeds).
     "16d": oracle.GaussianMixture(np.array([0.6, 0.4]), _MU16, np.array([1.0, 0.5])),
 }
 SDES = {"ve": VESDE(), "vp": VPSDE(), "subvp": SubVPSDE()}
@@ -133,11 +133,12 @@ def _swd_baseline(dim):
 # mass dw between modes a distance d apart costs ~ sqrt(|dw|) d), so even exact samples scatter
 # widely around the mean: over 200 pairs of exact data sets the 99th percentile of SWD was 2.2x
 # its mean (2-D and 16-D). Averaging over 4 reference sets narrows this: over 60 exact data
-# sets, 99th percentile 1.6x, max 1.64x. So 2x passes exact samplers with margin while still
-# failing gross errors (a mean shift of 0.2 in every coordinate measured 2x-4x with one
-# reference); weights and spreads are tested more sharply below. Measured samplers: <= 1.4x.
+# sets, 99th percentile 1.6x, max 1.64x. So 2x passes exact samplers with margin (also
+# allowing for the ~8% error of the baseline mean) while still failing gross errors (a mean shift
+# of 0.2 in every coordinate measured 2x-4x with one reference); weights and spreads are tested
+# more sharply below. Measured samplers here: 0.83x-1.47x (dpm_solver_2m VE 16-D the highest).
 SWD_FACTOR = 2.0
-# mode weights: within 4 binomial standard errors sqrt(w (1 - w) / N) (measured max 2.6 SE).
+# mode weights: within 4 binomial standard errors sqrt(w (1 - w) / N) (measured max 2.1 SE).
 WEIGHT_Z = 4.0
 
 
@@ -168,7 +169,9 @@ def test_sampler_recovers_mixture(name, sde_name, dim):
     se = np.sqrt(w_true * (1 - w_true) / N)
     assert np.all(np.abs(w - w_true) < WEIGHT_Z * se), f"weights {w} vs {w_true} (SE {se})"
 
-    # spread within 6% discretisation allowance plus 4 SE (measured |ratio - 1| <= 0.09 where SE = 0.05)
+    # spread: 6% allowance for discretisation bias plus 4 SE; measured |ratio - 1| <= 0.11, at most
+    # 55% of the tolerance (edm-churn VP 2-D, dpm_solver_2m sub-VP 2-D); EDM Heun with 18 steps
+    # would give 1.13-1.18 in 16-D, hence 35.
     ratio, se_ratio = _component_spread(x, mix)
     assert np.all(np.abs(ratio - 1) < 0.06 + 4 * se_ratio), f"spread ratios {ratio} (SE {se_ratio})"
 
