@@ -86,3 +86,17 @@ def test_build_errors_name_the_field():
         nets.build(ConfigDict(dict(name="mlp")), jax.random.key(0))
     with pytest.raises(ValueError, match="parameterization"):
         nets.score_fn_from_net(None, sdes.VPSDE(), parameterization="v")
+
+
+def test_bf16_policy_keeps_f32_parameters_and_output():
+    cfg = ConfigDict(dict(name="mlp", dim=3, width=32, depth=2, compute_dtype="bfloat16"))
+    net = nets.build(cfg, jax.random.key(0))
+    ref = nets.build(ConfigDict(dict(name="mlp", dim=3, width=32, depth=2)), jax.random.key(0))
+    x, c = jnp.linspace(-1, 1, 3), jnp.float32(0.3)
+    out = net(x, c)
+    assert out.dtype == jnp.float32
+    assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_inexact_array)))
+    np.testing.assert_allclose(out, ref(x, c), rtol=0.05, atol=0.05)
+    assert not np.array_equal(np.asarray(out), np.asarray(ref(x, c)))  # it really computed in bf16
+    with pytest.raises(ValueError, match="model.compute_dtype"):
+        nets.build(ConfigDict(dict(name="mlp", dim=3, compute_dtype="int8")), jax.random.key(0))

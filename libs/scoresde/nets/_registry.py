@@ -26,7 +26,13 @@ def build(model_config, key):
     name = model_config.get("name") if hasattr(model_config, "get") else getattr(model_config, "name", None)
     if name not in _BUILDERS:
         raise ValueError(f"model.name={name!r} is not one of {', '.join(map(repr, available()))}")
-    return _BUILDERS[name](model_config, key)
+    model = _BUILDERS[name](model_config, key)
+    policy = model_config.get("compute_dtype", "float32") if hasattr(model_config, "get") else "float32"
+    if policy not in (None, "float32") and not hasattr(model, "compute_dtype"):  # DiT casts natively
+        from ._policy import DtypePolicy
+
+        model = DtypePolicy(model, policy)
+    return model
 
 
 def require(cfg, field: str):
