@@ -3,7 +3,7 @@
     python projects/ncsn/main.py --config=configs/digits.py --workdir=runs/digits
     python projects/ncsn/main.py --config=configs/digits.py --workdir=runs/digits --mode=sample
 
-Trains in a few minutes on a 2-core CPU and writes a grid of samples every snapshot_every steps
+Trains in about 3.5 minutes on a 2-core CPU (2000 steps of a 0.2 M-parameter U-Net) and writes a grid of samples every snapshot_every steps
 to runs/digits/snapshots/ (a sample grid that looks like digits by the end).
 """
 
@@ -19,14 +19,14 @@ def get_config():
     c.data.centered = True
     c.sde.name = "vp"
     c.model = ddpmpp_cifar.get_config()
-    c.model.nf = 32
+    c.model.nf = 16
     c.model.ch_mult = (1, 2)
     c.model.num_res_blocks = 1
-    c.model.attn_resolutions = (4,)
+    c.model.attn_resolutions = ()
     c.model.dropout = 0.0
     c.model.ema_rate = 0.99
     c.training.batch_size = 64
-    c.training.n_steps = 3000
+    c.training.n_steps = 2000
     c.training.log_every = 100
     c.training.checkpoint_every = 500
     c.training.snapshot_every = 1000

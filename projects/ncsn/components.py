@@ -1,5 +1,7 @@
 """What a config turns into: the SDE (or sigma ladder), the backbone, the loss, the data, the score function."""
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -87,9 +89,9 @@ def make_batches(cfg, examples, *, batch_size: int, process_index: int, process_
 def model_config(cfg):
     m = cfg.model
     with m.unlocked():
-        if cfg.data.name == "toy2d":
-            m.dim = 2
-        else:
+        if cfg.data.name == "toy2d" or m.name == "mlp":
+            m.dim = math.prod(data_shape(cfg))
+        if cfg.data.name != "toy2d":
             m.image_size = cfg.data.image_size
             m.num_channels = cfg.data.num_channels
     return m

@@ -52,13 +52,13 @@ def test_eight_device_run_matches_one_device(tmp_path, fsdp):
 
 
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
-    cfg = tiny_toy_config(**{"training.n_steps": 60, "training.checkpoint_every": 10})
+    cfg = tiny_toy_config(**{"training.n_steps": 150, "training.checkpoint_every": 10})
     ref_dir = str(tmp_path / "ref")
     training.run(cfg, ref_dir, mesh_of(1))
-    ref, _ = _final_params(ref_dir, cfg, 60)
+    ref, _ = _final_params(ref_dir, cfg, 150)
 
     workdir = str(tmp_path / "killed")
-    args = toy_cli_args(workdir, "--config.training.n_steps=60", "--config.training.checkpoint_every=10")
+    args = toy_cli_args(workdir, "--config.training.n_steps=150", "--config.training.checkpoint_every=10")
     proc = cli_popen(args)
     deadline = time.time() + 300
     while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "30")):
@@ -66,10 +66,10 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = sorted(int(s) for s in os.listdir(os.path.join(workdir, "checkpoints")) if s.isdigit())
-    assert done and done[-1] < 60, f"the run finished before it could be killed: {done}"
+    assert done and done[-1] < 150, f"the run finished before it could be killed: {done}"
     out = run_cli(args)
     assert out.returncode == 0, out.stderr[-2000:]
-    resumed, record = _final_params(workdir, cfg, 60)
+    resumed, record = _final_params(workdir, cfg, 150)
     assert "resumed from checkpoint" in out.stderr
     for a, b in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(resumed), strict=True):
         if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):

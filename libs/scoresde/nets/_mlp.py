@@ -10,7 +10,7 @@ from ._embeddings import sinusoidal_embedding
 
 
 class MLP(eqx.Module):
-    """x (D,) and a scalar condition c -> (D,): [x, emb(c)] -> hidden layers (SiLU) -> D.
+    """x (D,) (or any shape with D entries) and a scalar condition c -> same shape: hidden layers (SiLU).
 
     The embedding of c is added to every hidden layer through its own linear map, so that
     deep MLPs keep the conditioning. Optional class labels get a learned embedding too.
@@ -46,7 +46,10 @@ class MLP(eqx.Module):
         self.emb_dim = emb_dim
         self.dropout = dropout
 
-    def __call__(self, x: Float[Array, " D"], c: Float[Array, ""], *, key=None, label=None) -> Float[Array, " D"]:
+    def __call__(self, x: Float[Array, "*shape"], c: Float[Array, ""], *, key=None, label=None) -> Float[Array, "*shape"]:
+        """x of any shape with `dim` entries (images are flattened and the output reshaped back)."""
+        shape = x.shape
+        x = x.reshape(-1)
         emb = sinusoidal_embedding(c, self.emb_dim)
         if self.label_embed is not None and label is not None:
             emb = emb + self.label_embed(label)
@@ -58,4 +61,4 @@ class MLP(eqx.Module):
             if k is not None and self.dropout > 0:
                 keep = jr.bernoulli(k, 1 - self.dropout, h.shape)
                 h = jnp.where(keep, h / (1 - self.dropout), 0.0)
-        return self.out(h)
+        return self.out(h).reshape(shape)
