@@ -46,7 +46,9 @@ class MLP(eqx.Module):
         self.emb_dim = emb_dim
         self.dropout = dropout
 
-    def __call__(self, x: Float[Array, "*shape"], c: Float[Array, ""], *, key=None, label=None) -> Float[Array, "*shape"]:
+    def __call__(
+        self, x: Float[Array, "*shape"], c: Float[Array, ""], *, key=None, label=None
+    ) -> Float[Array, "*shape"]:
         """x of any shape with `dim` entries (images are flattened and the output reshaped back)."""
         shape = x.shape
         x = x.reshape(-1)
