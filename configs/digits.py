@@ -4,8 +4,7 @@
     python projects/ncsn/main.py --config=configs/digits.py --workdir=runs/digits --mode=sample
 
 Trains in about 3.5 minutes on a 2-core CPU (2000 steps of a 0.2 M-parameter U-Net) and writes a grid
-of samples every snapshot_every steps
-to runs/digits/snapshots/ (a sample grid that looks like digits by the end).
+of samples every snapshot_every steps to runs/digits/snapshots/ (digit-like by the end).
 """
 
 from configs.base import base_config
