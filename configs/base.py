@@ -71,7 +71,6 @@ def base_config() -> ConfigDict:
             bpd_batches=2,
             n_samples=1000,
             classifier_path="",  # digits: from tools/train_digits_classifier.py
-            inception_path="",  # images: Inception-v3 weights for FID/IS/KID
         )
     )
     c.parallel = ConfigDict(dict(fsdp=1))

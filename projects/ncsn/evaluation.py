@@ -2,8 +2,7 @@
 
 2-D data: sliced Wasserstein and MMD of samples to test points, beside the same numbers
 between two disjoint halves of data (the floor a perfect model would reach). Digits: the
-Frechet distance in a digits classifier's features and the classes covered. Images with
-Inception weights: FID (needs eval.inception_path; not shipped).
+Frechet distance in a digits classifier's features and the classes covered. Images: bits/dim.
 """
 
 import json
@@ -70,8 +69,6 @@ def run(cfg, workdir, mesh):
             counts = np.bincount(classes, minlength=10)
             results["classes_covered"] = int(np.sum(counts >= max(1, n // 100)))
             results["class_histogram"] = counts.tolist()
-        elif cfg.eval.inception_path:
-            raise ValueError("eval.inception_path: FID/IS/KID with Inception weights is not implemented yet")
         if cfg.eval.bpd and not discrete:
             results["bits_per_dim"] = _bpd(
                 cfg,
