@@ -5,32 +5,10 @@ About 107.59 M parameters (score_sde configs/ve/cifar10_ncsnpp_deep_continuous.p
 
 import ml_collections
 
+from configs.models import ncsnpp_cifar
+
 
 def get_config() -> ml_collections.ConfigDict:
-    model = ml_collections.ConfigDict()
-    model.name = "ncsnpp"
-    model.image_size = 32
-    model.num_channels = 3
-    model.num_classes = 0
-    model.nf = 128
-    model.ch_mult = (1, 2, 2, 2)
+    model = ncsnpp_cifar.get_config()
     model.num_res_blocks = 8
-    model.attn_resolutions = (16,)
-    model.dropout = 0.1
-    model.resamp_with_conv = True
-    model.conditional = True
-    model.fir = True
-    model.fir_kernel = (1, 3, 3, 1)
-    model.skip_rescale = True
-    model.resblock_type = "biggan"
-    model.progressive = "none"
-    model.progressive_input = "residual"
-    model.progressive_combine = "sum"
-    model.init_scale = 0.0
-    model.embedding_type = "fourier"
-    model.fourier_scale = 16.0
-    model.nonlinearity = "swish"
-    # How score_sde uses this network with the VE SDE: Fourier features of log sigma, output / sigma.
-    model.conditioning = "log_sigma"
-    model.parameterization = "scale_by_sigma"
     return model
