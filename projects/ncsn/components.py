@@ -69,10 +69,9 @@ def data_shape(cfg) -> tuple[int, ...]:
 
 
 def make_batches(cfg, examples, *, batch_size: int, process_index: int, process_count: int, seed: int):
-    def transform(ex):
-        img = ex["image"]
-        x = img.astype(np.float32) if cfg.data.name == "toy2d" else to_model_layout(img[None], cfg)[0]
-        return {"x": x, "label": ex["label"]}
+    def transform(batch):
+        x = batch["image"].astype(np.float32) if cfg.data.name == "toy2d" else to_model_layout(batch["image"], cfg)
+        return {"x": x, "label": batch["label"]}
 
     return data.make_dataset(
         examples,

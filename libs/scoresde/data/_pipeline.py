@@ -34,7 +34,8 @@ def make_dataset(
 
     `examples` maps names (e.g. 'image', 'label') to arrays with the same first dimension.
     `random_flip` flips 'image' (n, H, W, C) left-right with probability 1/2, drawn per global
-    batch from (seed, batch index). `transform(example) -> example` runs per example after it.
+    batch from (seed, batch index). `transform(batch) -> batch` runs on each (local) batch after it;
+    gathering, flipping and transforming are vectorised over the batch.
     """
     n = {k: v.shape[0] for k, v in examples.items()}
     if len(set(n.values())) != 1:
@@ -54,15 +55,11 @@ def make_dataset(
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def gather(step, idx):
-        idx = np.asarray(idx)
-        flips = np.random.default_rng([seed, step]).uniform(size=len(idx)) < 0.5 if random_flip else None
-        rows = range(min(lo, len(idx)), min(hi, len(idx)))
-        out = []
-        for r in rows:
-            ex = {k: v[idx[r]] for k, v in examples.items()}
-            if flips is not None and flips[r] and "image" in ex:
-                ex["image"] = ex["image"][:, ::-1]
-            out.append(transform(ex) if transform is not None else ex)
-        return {k: np.stack([e[k] for e in out]) for k in out[0]}
+        rows = np.asarray(idx)[lo:hi]
+        batch = {k: v[rows] for k, v in examples.items()}
+        if random_flip and "image" in batch:
+            flips = np.random.default_rng([seed, step]).uniform(size=len(idx))[lo:hi] < 0.5
+            batch["image"] = np.where(flips[:, None, None, None], batch["image"][:, :, ::-1], batch["image"])
+        return transform(batch) if transform is not None else batch
 
     return ds.map_with_index(gather).to_iter_dataset()

@@ -62,8 +62,12 @@ class VPSDE(_AbstractLinearBetaSDE):
         return self._t_from_neg_log_mean(0.5 * jnp.log1p(jnp.asarray(sigma) ** 2))
 
     def discretize(self, x: Batch, t: Float[Array, " batch"], dt: float) -> tuple[Batch, Float[Array, " batch"]]:
-        """DDPM chain: x_i = sqrt(1 - b_i) x_{i-1} + sqrt(b_i) z with b_i = beta(t) dt."""
-        b = self.beta(t) * dt
+        """DDPM chain: x_i = sqrt(1 - b_i) x_{i-1} + sqrt(b_i) z with b_i = 1 - exp(-int_{t-dt}^t beta).
+
+        b_i = -expm1(-dt beta(t - dt/2)) is score_sde's beta(t) dt up to O(dt^2), and stays in (0, 1)
+        for any step size (beta(t) dt > 1 with fewer than ~20 steps made sqrt(1 - b_i) nan).
+        """
+        b = -jnp.expm1(-dt * self.beta(t - 0.5 * dt))
         return (_bcast(jnp.sqrt(1.0 - b), x) - 1.0) * x, jnp.sqrt(b)
 
 

@@ -30,7 +30,7 @@ def reverse_diffusion_step(sde: AbstractSDE, x, t, score, h: float, z):
 def langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h: float, z):
     """score_sde's Langevin corrector: step 2 alpha (snr |z| / |s|)^2, norms averaged over the batch.
 
-    alpha = 1 - beta_i for VP-type SDEs (the DDPM alpha of this step), 1 otherwise.
+    alpha = 1 - b_i for VP-type SDEs (the DDPM alpha of this step), 1 otherwise.
     """
     alpha = _corrector_alpha(sde, t, h)
     step = 2 * alpha * (snr * _batch_norm(z) / _batch_norm(score)) ** 2
@@ -51,7 +51,7 @@ def _corrector_alpha(sde: AbstractSDE, t, h: float):
     beta = getattr(sde, "beta", None)
     if beta is None:
         return jnp.ones_like(t)
-    return 1.0 - beta(t) * h
+    return jnp.exp(-h * beta(t - 0.5 * h))  # 1 - b_i of VPSDE.discretize: positive for any h
 
 
 PREDICTOR_STEPS = {"euler_maruyama": euler_maruyama_step, "reverse_diffusion": reverse_diffusion_step}
