@@ -6,6 +6,7 @@
 For each backbone: compile time, one jitted DSM train step (VP SDE, Adam) timed interleaved with a
 1024^3 float32 matmul in the same run, images/s, XLA's FLOP count of the step, and the achieved
 FLOP rate over the matmul's (an MFU on this CPU). Single-threaded XLA by default (see _bench_utils).
+XLA counts a scan body once, so DiT's FLOPs come from unrolled depth-1 and depth-2 builds.
 """
 
 import os
@@ -76,6 +77,10 @@ def measure(name: str, cfg: ConfigDict, batch: int, repeats: int) -> list[str]:
     mm, _ = bu.compile_timed(jnp.matmul, a, a)
     t = bu.interleaved_times({"step": run_step, "matmul": lambda: mm(a, a)}, repeats, warmup=1)
     flops = bu.xla_flops(compiled)
+    if cfg.name == "dit" and flops:
+        # XLA counts a scan body once: rebuild the count from unrolled depth-1 and depth-2 steps
+        f1, f2 = (bu.xla_flops(step_for(ConfigDict(dict(cfg, depth=d, unroll=True)), batch)[0]) for d in (1, 2))
+        flops = f1 + (cfg.depth - 1) * (f2 - f1)
     step_s = t.median("step", "wall")
     mm_rate = 2 * 1024**3 / t.median("matmul", "wall")
     rate = flops / step_s if flops else None
