@@ -85,7 +85,7 @@ def main():
             rng.integers(0, 256, (1200, 32, 32, 3), dtype=np.uint8),
             rng.integers(0, 10, 1200),
         )
-        rows = bench("digits (DDPM++ nf32, 8x8x1, batch 64)", digits.get_config(), blocks, per)
+        rows = bench("digits (DDPM++ nf16, 8x8x1, batch 64)", digits.get_config(), blocks, per)
         rows += bench("CIFAR-shaped (DDPM++ nf32, 32x32x3, batch 16)", cifar_like(archive), blocks, per)
     print(f"devices: {jax.device_count()} x {jax.devices()[0].platform}; {blocks} interleaved blocks of {per} steps\n")
     print("| config | first step (s) | input | ms/step | steps/s | examples/s | pipeline / in-memory |")
