@@ -124,3 +124,20 @@ def test_checkpoint_restores_onto_another_mesh(tmp_path):
     leaf = jax.tree_util.tree_leaves(restored.params)[0]
     assert leaf.sharding.is_equivalent_to(template.params.inp.weight.sharding, leaf.ndim)
     assert isinstance(eqx.combine(restored.params, _setup()[1]), nets.MLP)
+
+
+def test_no_recompilation_after_the_first_step():
+    state, _, _, step = _setup()
+    traces = []
+
+    def counted(state, batch):
+        traces.append(1)  # runs only when jax traces (and so compiles) the step
+        return step(state, batch)
+
+    mesh = parallel.make_mesh(fsdp=2)
+    shardings = parallel.param_shardings(mesh, state)
+    state = parallel.shard_tree(state, shardings)
+    jitted = train.jit_train_step(counted, shardings, parallel.batch_sharding(mesh))
+    for b in _batches(4):
+        state, _ = jitted(state, parallel.global_batch(b, mesh))
+    assert len(traces) == 1
