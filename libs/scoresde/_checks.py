@@ -71,8 +71,3 @@ def check_decreasing(name: str, values) -> None:
 def check_shape(name: str, x, expected: tuple[int, ...]) -> None:
     if tuple(jnp.shape(x)) != tuple(expected):
         raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(jnp.shape(x))}")
-
-
-def check_batch(name: str, x, min_ndim: int = 2) -> None:
-    if jnp.ndim(x) < min_ndim:
-        raise ValueError(f"{name} must be batched with shape (batch, *data), got shape {tuple(jnp.shape(x))}")

@@ -60,8 +60,8 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     workdir = str(tmp_path / "killed")
     args = toy_cli_args(workdir, "--config.training.n_steps=150", "--config.training.checkpoint_every=10")
     proc = cli_popen(args)
-    deadline = time.time() + 300
-    while time.time() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "30")):
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not os.path.isdir(os.path.join(workdir, "checkpoints", "30")):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -82,8 +82,8 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     proc = cli_popen(
         toy_cli_args(workdir, "--config.training.n_steps=100000", "--config.training.checkpoint_every=100000")
     )
-    deadline = time.time() + 300
-    while time.time() < deadline:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
         if os.path.isdir(os.path.join(workdir, "tensorboard")) and glob.glob(os.path.join(workdir, "tensorboard", "*")):
             break
         time.sleep(0.05)

@@ -8,14 +8,13 @@ alpha = 1, and the same for VE, VP and sub-VP.
 
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 from jaxtyping import Array, Float
 
 from .._typing import Key, ScoreFn
 from ..sde import AbstractSDE
 from ._common import check_sampler_args
 from ._schedules import sigma_schedule
-from ._sigma_space import denoiser_from_score
+from ._sigma_space import denoiser_from_score, initial_scaled_state
 
 
 def dpm_solver_2m(
@@ -45,12 +44,7 @@ def dpm_solver_2m(
         sigmas = sigma_schedule(sde, n_steps + 1, kind=schedule, eps=eps, rho=rho)
     denoise = denoiser_from_score(sde, score_fn)
     s0 = sigmas[0]
-    if x_init is None:
-        x = s0 * jr.normal(key, shape)
-    else:
-        if tuple(x_init.shape) != tuple(shape):
-            raise ValueError(f"x_init must have shape {tuple(shape)}, got {tuple(x_init.shape)}")
-        x = x_init / sde.marginal(sde.t_from_sigma(s0))[0]
+    x = initial_scaled_state(sde, key, shape, x_init, s0)
     lam = -jnp.log(jnp.maximum(sigmas, 1e-30))  # lambda = log(alpha / sigma) with alpha = 1
 
     def step(carry, i):

@@ -11,7 +11,7 @@ from ..sde import AbstractSDE
 from ._brownian import grid_noise
 from ._common import check_sampler_args
 from ._schedules import edm_sigmas, sigma_range
-from ._sigma_space import denoiser_from_score
+from ._sigma_space import denoiser_from_score, initial_scaled_state
 
 
 def edm_heun(
@@ -45,12 +45,7 @@ def edm_heun(
     sigmas = jnp.append(edm_sigmas(s_min, s_max, n_steps, rho), 0.0)
     denoise = denoiser_from_score(sde, score_fn)
     k_init, k_churn = jr.split(key)
-    if x_init is None:
-        x = s_max * jr.normal(k_init, shape)
-    else:
-        if tuple(x_init.shape) != tuple(shape):
-            raise ValueError(f"x_init must have shape {tuple(shape)}, got {tuple(x_init.shape)}")
-        x = x_init / sde.marginal(sde.t_from_sigma(s_max))[0]
+    x = initial_scaled_state(sde, k_init, shape, x_init, s_max)
     gamma_max = min(churn / n_steps, 2**0.5 - 1)
 
     def step(x, inp):

@@ -5,10 +5,12 @@ with the denoiser D(x_hat, sigma) = E[x_0 | x_hat] = x_hat + sigma^2 a s(a x_hat
 """
 
 import jax.numpy as jnp
+import jax.random as jr
 
 from .._typing import ScoreFn
 from ..sde import AbstractSDE
 from ..sde._abstract import _bcast
+from ._common import initial_state
 
 
 def denoiser_from_score(sde: AbstractSDE, score_fn: ScoreFn):
@@ -21,3 +23,10 @@ def denoiser_from_score(sde: AbstractSDE, score_fn: ScoreFn):
         return x_hat + sigma**2 * _bcast(a, x_hat) * score
 
     return denoise
+
+
+def initial_scaled_state(sde: AbstractSDE, key, shape: tuple[int, ...], x_init, sigma_max):
+    """x_hat at sigma_max: sigma_max * z, or the caller's x_init (SDE space, checked) divided by a(t(sigma_max))."""
+    if x_init is None:
+        return sigma_max * jr.normal(key, shape)
+    return initial_state(sde, key, shape, x_init) / sde.marginal(sde.t_from_sigma(sigma_max))[0]
