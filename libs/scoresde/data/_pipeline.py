@@ -5,7 +5,12 @@ pipeline draws global batches of indices, and process p keeps rows [p*b, (p+1)*b
 reading only those examples. A run on 1 process and on P processes thus trains on the same
 global batches. The iterator's state (how many batches it has given) is a small dict that
 goes into checkpoints, so a resumed run sees exactly the batches an uninterrupted one would.
+Global batch k is positions [kB, (k+1)B) of the stream of per-epoch permutations, computed with
+numpy index arithmetic: no per-example Python work on the host (P6 in BENCHMARKS.md).
 """
+
+import functools
+import sys
 
 import grain
 import numpy as np
@@ -47,19 +52,37 @@ def make_dataset(
         raise ValueError(f"{total} examples are fewer than one batch of {batch_size}")
     local = batch_size // process_count
     lo, hi = process_index * local, (process_index + 1) * local
-    ds = grain.MapDataset.range(total)
-    if shuffle:
-        ds = ds.seed(seed).shuffle()
+    order = _epoch_order(total, seed, shuffle)
     if repeat:
-        ds = ds.repeat(None)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        n_batches = sys.maxsize
+    else:
+        n_batches = total // batch_size if drop_remainder else -(-total // batch_size)
 
-    def gather(step, idx):
-        rows = np.asarray(idx)[lo:hi]
+    def gather(step, _):
+        # Global batch `step` is positions [step*B, (step+1)*B) of the stream of epoch orders.
+        pos = np.arange(step * batch_size, min((step + 1) * batch_size, total if not repeat else sys.maxsize))
+        epoch, within = np.divmod(pos, total)
+        idx = np.empty(len(pos), np.int64)
+        for e in np.unique(epoch):
+            sel = epoch == e
+            idx[sel] = order(int(e))[within[sel]]
+        rows = idx[lo:hi]
         batch = {k: v[rows] for k, v in examples.items()}
         if random_flip and "image" in batch:
             flips = np.random.default_rng([seed, step]).uniform(size=len(idx))[lo:hi] < 0.5
             batch["image"] = np.where(flips[:, None, None, None], batch["image"][:, :, ::-1], batch["image"])
         return transform(batch) if transform is not None else batch
 
-    return ds.map_with_index(gather).to_iter_dataset()
+    return grain.MapDataset.range(n_batches).map_with_index(gather).to_iter_dataset()
+
+
+def _epoch_order(total: int, seed: int, shuffle: bool):
+    """epoch -> the order of the example indices in that epoch (a fresh permutation per epoch, from the seed)."""
+
+    @functools.lru_cache(maxsize=2)
+    def order(epoch: int) -> np.ndarray:
+        if not shuffle:
+            return np.arange(total)
+        return np.random.default_rng([seed, epoch]).permutation(total)
+
+    return order

@@ -89,5 +89,8 @@ def global_batch(local: dict, mesh: Mesh) -> dict:
         global_rows = v.shape[0] * jax.process_count()
         if global_rows % n_dev:
             raise ValueError(f"the global batch of {global_rows} does not split over {n_dev} devices")
-        out[k] = jax.make_array_from_process_local_data(sharding, np.asarray(v), (global_rows, *v.shape[1:]))
+        if jax.process_count() == 1:  # same result, a few ms cheaper per batch
+            out[k] = jax.device_put(np.asarray(v), sharding)
+        else:
+            out[k] = jax.make_array_from_process_local_data(sharding, np.asarray(v), (global_rows, *v.shape[1:]))
     return out
