@@ -160,8 +160,10 @@ def _read_zip(path: str, zf: zipfile.ZipFile):
 
 
 def _read_legacy(path: str, f, with_data: bool):
-    header = _Unpickler(f)
-    magic = header.load()
+    try:
+        magic = _Unpickler(f).load()
+    except Exception:  # noqa: BLE001 - arbitrary bytes can fail in many ways; all mean "not this format"
+        magic = None
     if magic != _LEGACY_MAGIC:
         raise ValueError(f"{path} is neither a PyTorch checkpoint nor a .npz (bad magic number); {WHERE}")
     if _Unpickler(f).load() != _LEGACY_PROTOCOL:
