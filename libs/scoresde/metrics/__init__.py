@@ -13,6 +13,7 @@ from ._inception_stats import (
     to_unit_images,
 )
 from ._inception_weights import (
+    WEIGHTS_HELP,
     WEIGHTS_NAME,
     WEIGHTS_URL,
     check_inception_weights,
@@ -44,6 +45,7 @@ __all__ = [
     "FID_SIZE",
     "preprocess",
     "WEIGHTS_NAME",
+    "WEIGHTS_HELP",
     "WEIGHTS_URL",
     "read_state_dict",
     "state_dict_shapes",

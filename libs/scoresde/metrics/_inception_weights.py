@@ -26,6 +26,7 @@ from ._inception import InceptionV3
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_NAME}"
 WHERE = f"download {WEIGHTS_NAME} from pytorch-fid's GitHub release ({WEIGHTS_URL})"
+WEIGHTS_HELP = WHERE  # what a user must provide, for error messages elsewhere
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
