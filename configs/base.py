@@ -22,7 +22,9 @@ def base_config() -> ConfigDict:
         )
     )
     c.sde = ConfigDict(dict(name="vp", sigma_min=0.01, sigma_max=50.0, beta_min=0.1, beta_max=20.0, num_scales=1000))
-    c.model = ConfigDict(dict(name="mlp", parameterization="score", conditioning="t", ema_rate=0.999, dropout=0.0))
+    c.model = ConfigDict(
+        dict(name="mlp", parameterization="score", conditioning="t", ema_rate=0.999, dropout=0.0, num_classes=0)
+    )
     c.training = ConfigDict(
         dict(
             loss="dsm",  # dsm | ncsn | ddpm | ssm | ssm_vr
@@ -37,6 +39,7 @@ def base_config() -> ConfigDict:
             snapshot_every=0,
             snapshot_samples=64,
             max_to_keep=3,
+            label_dropout=0.0,  # class-conditional models: chance a label becomes the null class (guidance)
         )
     )
     c.optim = ConfigDict(
@@ -63,6 +66,10 @@ def base_config() -> ConfigDict:
             n_samples=64,
             batch_size=64,
             seed=1,
+            task="unconditional",  # unconditional | conditional | inpaint
+            labels="all",  # conditional: 'all' (classes in turn) or comma-separated classes, e.g. '3' or '1,7'
+            guidance=0.0,  # classifier-free guidance w: (1 + w) s(x, y) - w s(x); 0 = conditional score
+            mask="right_half",  # inpaint, region to fill: left/right/top/bottom_half, center; 2-D data: x | y
         )
     )
     c.eval = ConfigDict(

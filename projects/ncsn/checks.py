@@ -37,6 +37,11 @@ def validate(cfg, workdir: str, mode: str):
     components.build_sde(cfg) if not components.is_discrete(cfg) else components.sigmas(cfg)
     sampling.check_method(cfg)
     components.check_model(cfg)
+    components.check_training_labels(cfg)
+    if mode == "sample":
+        sampling.check_task(cfg)
+        if sampling.task(cfg) == "inpaint":
+            components.load_examples(cfg, "test")
     if mode == "train":
         components.load_examples(cfg, "train")
     return mesh

@@ -14,6 +14,11 @@ LOSSES = ("dsm", "ncsn", "ddpm", "ssm", "ssm_vr")
 DATASETS = ("toy2d", "digits", "cifar10", "image_folder")
 
 
+def num_classes(cfg) -> int:
+    """Classes the model is conditioned on (0: unconditional); label `num_classes` is the null class."""
+    return int(cfg.model.get("num_classes", 0) or 0)
+
+
 def is_discrete(cfg) -> bool:
     """NCSN v1/v2 style: a ladder of sigmas instead of a continuous-time SDE."""
     return cfg.training.loss == "ncsn"
@@ -31,6 +36,39 @@ def sigmas(cfg) -> np.ndarray:
 
 
 # ---- data -------------------------------------------------------------------------------
+def _toy_modes(name: str) -> np.ndarray | None:
+    """Component means of the mixture toys (their labels are the nearest mode); None for the others."""
+    if name == "25gaussians":
+        return 2.0 * np.array([(i, j) for i in range(-2, 3) for j in range(-2, 3)], np.float32)
+    if name == "8gaussians":
+        ang = 2 * np.pi * np.arange(8) / 8
+        return 2.0 * np.stack([np.cos(ang), np.sin(ang)], -1).astype(np.float32)
+    if name == "two_modes":
+        return np.array([[5.0, 5.0], [-5.0, -5.0]], np.float32)
+    return None
+
+
+def toy_labels(name: str, pts: np.ndarray) -> np.ndarray | None:
+    """Labels of 2-D toy points: nearest mode (mixtures), nearest radius (rings); None if the toy has no classes."""
+    if name == "rings":
+        return np.argmin(np.abs(np.linalg.norm(pts, axis=-1)[:, None] - np.array([1.0, 2.0, 3.0])), -1).astype(np.int32)
+    modes = _toy_modes(name)
+    if modes is None:
+        return None
+    return np.argmin(np.sum((pts[:, None] - modes[None]) ** 2, -1), -1).astype(np.int32)
+
+
+def data_num_classes(cfg) -> int:
+    """How many classes the configured data has (0: unlabelled)."""
+    d = cfg.data
+    if d.name == "toy2d":
+        if d.toy == "rings":
+            return 3
+        modes = _toy_modes(d.toy)
+        return 0 if modes is None else len(modes)
+    return 10 if d.name in ("digits", "cifar10") else 0
+
+
 def load_examples(cfg, split: str) -> dict[str, np.ndarray]:
     """The split's examples as arrays: 'image' (n, H, W, C) float32 in model scale (or (n, D) points) and 'label'."""
     d = cfg.data
@@ -39,7 +77,8 @@ def load_examples(cfg, split: str) -> dict[str, np.ndarray]:
     if d.name == "toy2d":
         seed = cfg.seed + (0 if split == "train" else 1)
         pts = data.toy2d(d.toy, d.n_train if split == "train" else d.n_test, seed=seed)
-        return {"image": pts, "label": np.zeros(len(pts), np.int32)}
+        labels = toy_labels(d.toy, pts)
+        return {"image": pts, "label": np.zeros(len(pts), np.int32) if labels is None else labels}
     if d.name == "digits":
         img, lab = data.load_digits(split)
     elif d.name == "cifar10":
@@ -93,6 +132,8 @@ def model_config(cfg):
         if cfg.data.name != "toy2d":
             m.image_size = cfg.data.image_size
             m.num_channels = cfg.data.num_channels
+        if m.name == "dit" and num_classes(cfg):
+            m.class_dropout = 0.0  # labels are dropped once, by the loss (training.label_dropout)
     return m
 
 
@@ -110,19 +151,61 @@ def check_model(cfg) -> int:
     out = eqx.filter_eval_shape(lambda m, x: m(x, jnp.float32(0.5)), model, x)
     if out.shape != x.shape:
         raise ValueError(f"model.name={cfg.model.name!r} maps {x.shape} to {out.shape}; it must keep the data shape")
+    if num_classes(cfg):
+        try:
+            eqx.filter_eval_shape(lambda m, x: m(x, jnp.float32(0.5), label=jnp.int32(0)), model, x)
+        except ValueError as e:
+            first = str(e).splitlines()[0]
+            raise ValueError(f"model.num_classes={num_classes(cfg)}: model.name={cfg.model.name!r} {first}") from None
     return nets.count_params(model)
 
 
-def score_fn(cfg, model, sde, *, key=None):
-    """The batched score (x, t) of a continuous model, or (x, sigma) of a discrete one."""
+def check_training_labels(cfg) -> None:
+    """A class-conditional model needs labelled data with at most model.num_classes classes."""
+    k, p = num_classes(cfg), cfg.training.get("label_dropout", 0.0)
+    if k < 0:
+        raise ValueError(f"model.num_classes={k} must be >= 0 (0 = unconditional)")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"training.label_dropout={p} must be in [0, 1) (chance of the null class)")
+    if k == 0:
+        return
+    have = data_num_classes(cfg)
+    what = f"data.toy={cfg.data.toy!r}" if cfg.data.name == "toy2d" else f"data.name={cfg.data.name!r}"
+    if have == 0:
+        raise ValueError(f"model.num_classes={k} needs labelled data, but {what} has no labels")
+    if k < have:
+        raise ValueError(f"model.num_classes={k} is smaller than the {have} classes of {what}")
+
+
+def _apply(model, x, c, labels):
+    """vmap an unbatched net over a batch with a shared scalar condition c and optional labels."""
+    if labels is None:
+        return jax.vmap(lambda xi: model(xi, c))(x)
+    return jax.vmap(lambda xi, yi: model(xi, c, label=yi))(x, labels)
+
+
+def score_fn(cfg, model, sde, *, key=None, labels=None):
+    """The batched score (x, t) of a continuous model, or (x, sigma) of a discrete one; `labels` (batch,) if any."""
     m = cfg.model
     if is_discrete(cfg):
         return nets.sigma_score_fn_from_net(
-            model, parameterization=m.parameterization, conditioning=m.conditioning, key=key
+            model, parameterization=m.parameterization, conditioning=m.conditioning, key=key, labels=labels
         )
     if cfg.training.loss in ("ssm", "ssm_vr"):
-        return lambda x, t: jax.vmap(lambda xi: model(xi, jnp.float32(0.0)))(x)
-    return nets.score_fn_from_net(model, sde, parameterization=m.parameterization, conditioning=m.conditioning, key=key)
+        return lambda x, t: _apply(model, x, jnp.float32(0.0), labels)
+    return nets.score_fn_from_net(
+        model, sde, parameterization=m.parameterization, conditioning=m.conditioning, key=key, labels=labels
+    )
+
+
+def drop_labels(cfg, labels, key):
+    """Labels with each one replaced by the null class w.p. training.label_dropout (classifier-free guidance)."""
+    k, p = num_classes(cfg), cfg.training.get("label_dropout", 0.0)
+    if k == 0:
+        return None
+    if p == 0:
+        return labels
+    return jnp.where(jax.random.bernoulli(key, p, labels.shape), k, labels)
 
 
 def make_loss(cfg, sde):
@@ -134,21 +217,25 @@ def make_loss(cfg, sde):
 
     def loss(model, batch, key):
         k_drop, k_loss = jax.random.split(key)
+        k_label = jax.random.fold_in(key, 2)  # a third stream; unconditional runs keep their keys
         drop = k_drop if cfg.model.get("dropout", 0.0) > 0 else None
         x = batch["x"]
+        y = drop_labels(cfg, batch["label"], k_label)
         if t.loss == "dsm":
-            fn = score_fn(cfg, model, sde, key=drop)
+            fn = score_fn(cfg, model, sde, key=drop, labels=y)
             return objectives.dsm_loss(
                 sde, fn, x, k_loss, likelihood_weighting=t.likelihood_weighting, reduce_mean=t.reduce_mean, eps=t.eps
             )
         if t.loss == "ncsn":
             return objectives.ncsn_loss(
-                score_fn(cfg, model, sde, key=drop), ladder, x, k_loss, reduce_mean=t.reduce_mean
+                score_fn(cfg, model, sde, key=drop, labels=y), ladder, x, k_loss, reduce_mean=t.reduce_mean
             )
         if t.loss == "ddpm":
-            eps_net = nets.score_fn_from_net(model, sde, parameterization="score", conditioning=cfg.model.conditioning)
+            eps_net = nets.score_fn_from_net(
+                model, sde, parameterization="score", conditioning=cfg.model.conditioning, labels=y
+            )
             return objectives.ddpm_loss(sde, eps_net, x, k_loss, eps=t.eps)
-        fn = lambda y: jax.vmap(lambda yi: model(yi, jnp.float32(0.0)))(y)  # noqa: E731
+        fn = lambda z: _apply(model, z, jnp.float32(0.0), y)  # noqa: E731
         return objectives.sliced_score_matching(fn, x, k_loss, variance_reduction=t.loss == "ssm_vr")
 
     return loss

@@ -1,4 +1,8 @@
-"""--mode=sample: samples from the EMA weights of the latest checkpoint, as .npz and a PNG."""
+"""--mode=sample: samples from the EMA weights of the latest checkpoint, as .npz and a PNG.
+
+sampling.task: 'unconditional'; 'conditional' (sampling.labels, classifier-free guidance weight
+sampling.guidance); 'inpaint' (test-split examples with the sampling.mask region filled in).
+"""
 
 import os
 
@@ -11,24 +15,78 @@ from scoresde import viz
 from . import components, sampling, training
 
 
+def _save_npz(stem: str, **arrays) -> None:
+    tmp = stem + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, stem + ".npz")
+
+
+def _value_range(cfg) -> tuple[float, float]:
+    return (-1.0 if cfg.data.centered else 0.0, 1.0)
+
+
+def _stem(cfg, workdir: str, step: int) -> str:
+    s = cfg.sampling
+    name = {
+        "unconditional": f"{s.method}_step{step}",
+        "conditional": f"{s.method}_cond_w{sampling.guidance_weight(cfg):g}_step{step}",
+        "inpaint": f"{s.method}_inpaint_{s.get('mask', '')}_step{step}",
+    }[sampling.task(cfg)]
+    return os.path.join(workdir, "samples", name)
+
+
+def _sample(cfg, model, sde, key, stem: str):
+    n = cfg.sampling.n_samples
+    conditional = sampling.task(cfg) == "conditional"
+    labels = sampling.task_labels(cfg, n) if conditional else None
+    w = sampling.guidance_weight(cfg)
+    x, nfe = sampling.generate(cfg, model, sde, key, n, labels=labels, guidance_w=w)
+    if jax.process_index() != 0:
+        return x, nfe
+    os.makedirs(os.path.dirname(stem), exist_ok=True)
+    extra = {"labels": labels, "guidance": w} if conditional else {}
+    _save_npz(stem, samples=x, nfe=nfe, **extra)
+    if cfg.data.name == "toy2d":
+        ref = components.load_examples(cfg, "test")["image"]
+        title = f"samples, labels {cfg.sampling.labels}, guidance {w:g}" if conditional else "samples"
+        viz.scatter_panels({"data": ref[: len(x)], title: x}, stem + ".png", lim=cfg.data.get("plot_lim", 6.0))
+    else:
+        # conditional: one column per requested label, so each column is one class
+        ncols = len(sampling.requested_labels(cfg)) if conditional else None
+        viz.image_grid(x[:100], stem + ".png", ncols=ncols, value_range=_value_range(cfg))
+    return x, nfe
+
+
+def _inpaint(cfg, model, sde, key, stem: str):
+    test = components.load_examples(cfg, "test")
+    n = min(cfg.sampling.n_samples, len(test["image"]))
+    original = components.to_model_layout(test["image"][:n], cfg)
+    x, keep, nfe = sampling.inpaint(cfg, model, sde, key, original)
+    if jax.process_index() != 0:
+        return x, nfe
+    os.makedirs(os.path.dirname(stem), exist_ok=True)
+    lo, hi = _value_range(cfg)
+    known = np.where(keep, original, np.float32((lo + hi) / 2))  # unknown entries shown mid-grey
+    _save_npz(stem, samples=x, known=known, mask=keep, original=original, labels=test["label"][:n], nfe=nfe)
+    if cfg.data.name == "toy2d":
+        panels = {"test data": original, f"completions ({cfg.sampling.mask} filled in)": x}
+        viz.scatter_panels(panels, stem + ".png", lim=cfg.data.get("plot_lim", 6.0))
+    else:
+        # each triplet: masked input | completion | original; four triplets per row
+        k = min(n, 32)
+        triplets = np.stack([known[:k], x[:k], original[:k]], axis=1).reshape(3 * k, *x.shape[1:])
+        viz.image_grid(triplets, stem + ".png", ncols=3 * min(k, 4), value_range=(lo, hi))
+    return x, nfe
+
+
 def run(cfg, workdir, mesh):
     model, step = training.restore_ema_model(cfg, workdir, mesh)
     sde = None if components.is_discrete(cfg) else components.build_sde(cfg)
     key = jax.random.key(cfg.sampling.seed)
-    x, nfe = sampling.generate(cfg, model, sde, key, cfg.sampling.n_samples)
-    if jax.process_index() != 0:
-        return x
-    out = os.path.join(workdir, "samples")
-    os.makedirs(out, exist_ok=True)
-    stem = os.path.join(out, f"{cfg.sampling.method}_step{step}")
-    tmp = stem + ".tmp.npz"
-    np.savez(tmp, samples=x, nfe=nfe, step=step)
-    os.replace(tmp, stem + ".npz")
-    if cfg.data.name == "toy2d":
-        ref = components.load_examples(cfg, "test")["image"]
-        viz.scatter_panels({"data": ref[: len(x)], "samples": x}, stem + ".png", lim=cfg.data.get("plot_lim", 6.0))
-    else:
-        viz.image_grid(x[:100], stem + ".png", value_range=(-1.0 if cfg.data.centered else 0.0, 1.0))
-    logging.info("wrote %d samples (NFE %d) to %s.npz and .png", len(x), nfe, stem)
-    print(f"samples: {stem}.npz  picture: {stem}.png  NFE per sample: {nfe}")
+    stem = _stem(cfg, workdir, step)
+    inpainting = sampling.task(cfg) == "inpaint"
+    x, nfe = (_inpaint if inpainting else _sample)(cfg, model, sde, key, stem)
+    if jax.process_index() == 0:
+        logging.info("wrote %d samples (NFE %d) to %s.npz and .png", len(x), nfe, stem)
+        print(f"samples: {stem}.npz  picture: {stem}.png  NFE per sample: {nfe}")
     return x
