@@ -78,6 +78,9 @@ def base_config() -> ConfigDict:
             bpd_batches=2,
             n_samples=1000,
             classifier_path="",  # digits: from tools/train_digits_classifier.py
+            inception_path="",  # images: pytorch-fid's pt_inception-2015-12-05-6726825d.pth -> FID / IS / KID
+            dataset_stats="",  # .npz from tools/dataset_stats.py; empty: computed from the train split
+            inception_batch_size=50,  # images per Inception-v3 call (299x299)
         )
     )
     c.parallel = ConfigDict(dict(fsdp=1))

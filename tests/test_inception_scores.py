@@ -50,6 +50,9 @@ def test_frechet_from_moments_matches_feature_version_and_gaussian_formula():
     stats = [(v.mean(0), np.cov(v, rowvar=False)) for v in (x, y)]
     got = metrics.frechet_from_moments(*stats[0], *stats[1])
     assert got == pytest.approx(metrics.frechet_distance(x, y), rel=1e-9)
+    for n in (3, 4, 200):  # the low-rank route (n <= d) and the d x d one give the same number
+        want = metrics.frechet_from_moments(x[:n].mean(0), np.cov(x[:n], rowvar=False), *stats[1])
+        assert metrics.frechet_to_moments(x[:n], *stats[1]) == pytest.approx(want, rel=1e-6)  # sqrt of ~0 eigenvalues
     # N(0, I) vs N(1, 4 I) in d = 4: |mu|^2 + d (1 + 4 - 2 * 2) = 4 + 4
     assert metrics.frechet_from_moments(np.zeros(4), np.eye(4), np.ones(4), 4 * np.eye(4)) == pytest.approx(8.0)
 

@@ -4,7 +4,7 @@ import os
 
 import jax
 
-from scoresde import parallel
+from scoresde import metrics, parallel
 
 from . import components, sampling
 
@@ -20,6 +20,33 @@ def _check_workdir(workdir: str, mode: str) -> None:
         raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
     if mode != "train" and not os.path.isdir(os.path.join(path, "checkpoints")):
         raise ValueError(f"--workdir={workdir!r} has no checkpoints: run --mode=train first")
+
+
+def _check_inception(cfg) -> None:
+    """FID / IS / KID inputs: the Inception weights (names and shapes), the statistics file or the train split."""
+    path, stats = cfg.eval.get("inception_path", ""), cfg.eval.get("dataset_stats", "")
+    if not path:
+        if stats:
+            raise ValueError(
+                f"eval.dataset_stats={stats!r} needs eval.inception_path: {metrics.WEIGHTS_HELP} "
+                "and pass its path with --config.eval.inception_path=PATH"
+            )
+        return
+    if cfg.data.name == "toy2d":
+        raise ValueError("eval.inception_path is set but data.name='toy2d' has no images; FID/IS/KID need image data")
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"eval.inception_path={path!r} does not exist: {metrics.WEIGHTS_HELP} "
+            "and pass its path with --config.eval.inception_path=PATH"
+        )
+    try:
+        metrics.check_inception_weights(path)
+    except ValueError as e:
+        raise ValueError(f"eval.inception_path: {e}") from None
+    if stats:
+        metrics.load_statistics(stats, what="eval.dataset_stats")
+    else:
+        components.load_examples(cfg, "train")
 
 
 def validate(cfg, workdir: str, mode: str):
@@ -44,4 +71,6 @@ def validate(cfg, workdir: str, mode: str):
             components.load_examples(cfg, "test")
     if mode == "train":
         components.load_examples(cfg, "train")
+    if mode == "eval":
+        _check_inception(cfg)
     return mesh

@@ -2,7 +2,8 @@
 
 2-D data: sliced Wasserstein and MMD of samples to test points, beside the same numbers
 between two disjoint halves of data (the floor a perfect model would reach). Digits: the
-Frechet distance in a digits classifier's features and the classes covered. Images: bits/dim.
+Frechet distance in a digits classifier's features and the classes covered. Images: bits/dim, and
+FID / IS / KID with pytorch-fid's Inception when eval.inception_path is set.
 """
 
 import json
@@ -33,6 +34,28 @@ def _bpd(cfg, model, sde, test_x, key):
         bpd, _ = run(jnp.asarray(x), jax.random.fold_in(key, i))
         vals.append(np.asarray(bpd))
     return float(np.mean(np.concatenate(vals)))
+
+
+def _inception_metrics(cfg, samples: np.ndarray) -> dict:
+    """FID / IS / KID of the samples, quantised to 8 bits like saved images, against the train split's statistics."""
+    model = metrics.load_inception(cfg.eval.inception_path)
+    show, batch = jax.process_index() == 0, cfg.eval.get("inception_batch_size", 50)
+    if cfg.eval.dataset_stats:
+        ref = metrics.load_statistics(cfg.eval.dataset_stats, what="eval.dataset_stats")
+        source = cfg.eval.dataset_stats
+    else:
+        train = components.load_examples(cfg, "train")["image"]
+        logging.info(
+            "eval: Inception statistics of the %d train images (save them with tools/dataset_stats.py)", len(train)
+        )
+        ref = metrics.feature_statistics(
+            metrics.inception_outputs(model, train, batch_size=batch, progress=show)["pool3"]
+        )
+        source = f"train split ({len(train)} images)"
+    unit = (samples + 1.0) / 2.0 if cfg.data.centered else samples
+    images = np.round(np.clip(unit.transpose(0, 2, 3, 1), 0.0, 1.0) * 255.0).astype(np.uint8)
+    out = metrics.inception_outputs(model, images, batch_size=batch, progress=show)
+    return {**metrics.inception_metrics(out, ref, seed=cfg.seed), "inception_reference": source}
 
 
 def run(cfg, workdir, mesh):
@@ -69,6 +92,8 @@ def run(cfg, workdir, mesh):
             counts = np.bincount(classes, minlength=10)
             results["classes_covered"] = int(np.sum(counts >= max(1, n // 100)))
             results["class_histogram"] = counts.tolist()
+        if cfg.eval.get("inception_path", ""):
+            results.update(_inception_metrics(cfg, x))
         if cfg.eval.bpd and not discrete:
             results["bits_per_dim"] = _bpd(
                 cfg,

@@ -3,7 +3,7 @@
 from ._classifier import FeatureClassifier, batched_features, batched_predict, load_classifier, save_classifier
 from ._frechet import frechet_distance
 from ._inception import FID_SIZE, InceptionV3, preprocess
-from ._inception_scores import frechet_from_moments, inception_score, kernel_inception_distance
+from ._inception_scores import frechet_from_moments, frechet_to_moments, inception_score, kernel_inception_distance
 from ._inception_stats import (
     feature_statistics,
     inception_metrics,
@@ -64,4 +64,5 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "frechet_from_moments",
+    "frechet_to_moments",
 ]

@@ -67,15 +67,42 @@ def kernel_inception_distance(
     return float(np.mean(vals)), float(np.std(vals))
 
 
+def _trace_sqrt_psd(m: np.ndarray) -> float:
+    """tr(m^1/2) of a symmetric PSD matrix: the sum of the square roots of its eigenvalues."""
+    return float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None))))
+
+
+def _check_moments(mu: np.ndarray, sigma: np.ndarray, d: int) -> None:
+    if mu.shape != (d,) or sigma.shape != (d, d):
+        raise ValueError(f"moments must be mu ({d},) and sigma ({d}, {d}), got {mu.shape} and {sigma.shape}")
+
+
 def frechet_from_moments(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, sigma_b: np.ndarray) -> float:
     """|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2): FID from stored (mu, sigma) statistics."""
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     s_a, s_b = np.asarray(sigma_a, np.float64), np.asarray(sigma_b, np.float64)
-    d = mu_a.shape[0]
-    if mu_a.shape != (d,) or mu_b.shape != (d,) or s_a.shape != (d, d) or s_b.shape != (d, d):
-        raise ValueError(
-            f"moments must be mu (d,), sigma (d, d) alike, got {mu_a.shape}, {s_a.shape}, {mu_b.shape}, {s_b.shape}"
-        )
+    _check_moments(mu_a, s_a, mu_a.shape[0])
+    _check_moments(mu_b, s_b, mu_a.shape[0])
     root_a = _sqrtm_psd(s_a)
-    cross = _sqrtm_psd(root_a @ s_b @ root_a)
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(cross))
+    cross = _trace_sqrt_psd(root_a @ s_b @ root_a)
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * cross)
+
+
+def frechet_to_moments(feats: np.ndarray, mu_b: np.ndarray, sigma_b: np.ndarray) -> float:
+    """FID of a feature set (n, d) against stored moments, exactly, in O(n^2 d + n d^2) when n <= d.
+
+    With A the centred features and S_a = A^T A / (n - 1), the non-zero eigenvalues of S_a S_b are those
+    of the n x n matrix A S_b A^T / (n - 1), so tr (S_a^1/2 S_b S_a^1/2)^1/2 needs no d x d square root.
+    """
+    f = np.asarray(feats, np.float64)
+    mu_b, s_b = np.asarray(mu_b, np.float64), np.asarray(sigma_b, np.float64)
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise ValueError(f"features must be (n >= 2, d), got shape {f.shape}")
+    n, d = f.shape
+    _check_moments(mu_b, s_b, d)
+    mu_a = f.mean(0)
+    if n > d:
+        return frechet_from_moments(mu_a, np.cov(f, rowvar=False), mu_b, s_b)
+    a = f - mu_a
+    cross = _trace_sqrt_psd(a @ s_b @ a.T / (n - 1))
+    return float(np.sum((mu_a - mu_b) ** 2) + np.sum(a**2) / (n - 1) + np.trace(s_b) - 2 * cross)

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ._inception import FID_SIZE, POOL3_DIM, InceptionV3, preprocess
-from ._inception_scores import frechet_from_moments, inception_score, kernel_inception_distance
+from ._inception_scores import frechet_to_moments, inception_score, kernel_inception_distance
 
 
 @eqx.filter_jit
@@ -108,15 +108,13 @@ def inception_metrics(
 ) -> dict[str, float | int]:
     """FID, IS (mean, std) and KID (mean, std) of samples' Inception outputs against reference statistics.
 
-    IS uses the unbiased 1008 logits with min(is_splits, n) splits; KID needs `features` in the
+    IS uses the unbiased 1008 logits with min(is_splits, n // 2) splits (at least 1); KID needs `features` in the
     reference (absent from pytorch-fid's own statistics files, then KID is left out).
     """
-    mu = outputs["pool3"].astype(np.float64).mean(0)
-    sigma = np.cov(outputs["pool3"].astype(np.float64), rowvar=False)
-    splits = min(is_splits, len(outputs["pool3"]))
+    splits = max(1, min(is_splits, len(outputs["pool3"]) // 2))  # a one-sample split always scores exactly 1
     is_mean, is_std = inception_score(outputs["logits_unbiased"], n_splits=splits)
     res = {
-        "fid": frechet_from_moments(mu, sigma, reference["mu"], reference["sigma"]),
+        "fid": frechet_to_moments(outputs["pool3"], reference["mu"], reference["sigma"]),
         "inception_score": is_mean,
         "inception_score_std": is_std,
         "inception_score_splits": splits,
