@@ -65,6 +65,10 @@ def test_zip_pth_round_trip_and_forward(weights):
         names = zf.namelist()
     stem = metrics.WEIGHTS_NAME[: -len(".pth")]
     assert f"{stem}/data.pkl" in names and f"{stem}/data/0" in names
+    raw = metrics.read_state_dict(path)  # every tensor as written, int64 scalars included
+    assert raw.keys() == state.keys() and all(
+        raw[k].dtype == v.dtype and raw[k].shape == v.shape for k, v in state.items()
+    )
     back = metrics.to_state_dict(model)
     assert set(back) == {k for k in state if not k.endswith("num_batches_tracked")}
     for k, v in back.items():

@@ -342,15 +342,16 @@ def _state_pickle(arrays: dict[str, np.ndarray], *, legacy: bool) -> bytes:
             empty_ordered_dict,
         )
         out += [_str(name), _global("torch._utils", "_rebuild_tensor_v2"), args, pickle.REDUCE]
-    out += [pickle.SETITEMS, pickle.STOP]
+    # state_dict()'s `_metadata` attribute (module versions), set by BUILD as torch's pickle does
+    version = pickle.EMPTY_DICT + _str("version") + _int(1) + pickle.SETITEM
+    metadata = empty_ordered_dict + _str("") + version + pickle.SETITEM
+    out += [pickle.SETITEMS, pickle.EMPTY_DICT, _str("_metadata"), metadata, pickle.SETITEM, pickle.BUILD, pickle.STOP]
     return b"".join(out)
 
 
 def write_torch_state_dict(path: str, state: dict, *, legacy: bool = False) -> str:
     """Write name -> array as torch.save would (zip format, or the pre-1.6 legacy one), without torch."""
-    arrays = {
-        k: np.ascontiguousarray(np.asarray(v).astype(np.asarray(v).dtype.newbyteorder("<"))) for k, v in state.items()
-    }
+    arrays = {k: np.array(v, dtype=np.asarray(v).dtype.newbyteorder("<"), order="C") for k, v in state.items()}
     pkl = _state_pickle(arrays, legacy=legacy)
     if legacy:
         with open(path, "wb") as f:
