@@ -1,0 +1,91 @@
+"""Up-front validation: every bad input fails here with one line, before anything is written."""
+
+import os
+
+import jax
+
+from scoresde import parallel, refine
+
+from . import components, evaluation, training
+
+
+def _check_workdir(workdir: str) -> None:
+    path = os.path.abspath(workdir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--workdir={workdir!r} exists and is not a folder")
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def check_refine(cfg) -> None:
+    """The refinement settings: f names, positive step sizes, non-negative noise, sizes."""
+    r = cfg.refine
+    fs = (r.fs,) if isinstance(r.fs, str) else tuple(r.fs)
+    if not fs:
+        raise ValueError("refine.fs is empty: give one or more of 'kl', 'js', 'logd'")
+    for f in fs:
+        if f not in refine.F_DIVERGENCES:
+            raise ValueError(f"refine.fs has f={f!r}, which is not one of {', '.join(map(repr, refine.F_DIVERGENCES))}")
+    _choice("refine.ratio", r.ratio, components.RATIOS)
+    _choice("refine.space", r.space, components.SPACES)
+    for name in ("eta", "ddls_eta"):
+        if not r[name] > 0:
+            raise ValueError(f"refine.{name}={r[name]} must be a positive step size")
+    if not r.gamma >= 0:
+        raise ValueError(f"refine.gamma={r.gamma} must be >= 0 (0 gives the deterministic flow)")
+    for name in ("n_steps", "n_samples", "batch_size"):
+        if int(r[name]) < 1:
+            raise ValueError(f"refine.{name}={r[name]} must be a positive integer")
+    if cfg.model.kind == "vae" and r.ratio != "corrector":
+        raise ValueError("refine.ratio='discriminator' but a VAE has no discriminator: use refine.ratio='corrector'")
+
+
+def check_config(cfg) -> None:
+    _choice("model.kind", cfg.model.kind, components.KINDS)
+    _choice("gan.loss", cfg.gan.loss, components.GAN_LOSSES)
+    if cfg.gan.n_critic < 1:
+        raise ValueError(f"gan.n_critic={cfg.gan.n_critic} must be a positive integer")
+    if cfg.model.latent_dim < 1:
+        raise ValueError(f"model.latent_dim={cfg.model.latent_dim} must be a positive integer")
+    check_refine(cfg)
+    components.check_networks(cfg)
+
+
+def validate(cfg, workdir: str, mode: str):
+    """Check the workdir, the config, the data and (refine/eval) the checkpoints; return the device mesh."""
+    _check_workdir(workdir)
+    check_config(cfg)
+    mesh = parallel.make_mesh(fsdp=cfg.parallel.fsdp)
+    n_dev = jax.device_count()
+    sizes = [("training.batch_size", cfg.training.batch_size), ("refine.batch_size", cfg.refine.batch_size)]
+    if training.needs_corrector(cfg):
+        sizes.append(("corrector.batch_size", cfg.corrector.batch_size))
+    for name, b in sizes:
+        if b < 1 or b % n_dev:
+            raise ValueError(f"{name}={b} must be a positive multiple of the {n_dev} devices")
+    if mode == "train":
+        components.load_examples(cfg, "train")
+    else:
+        dirs = [(training.model_dir(workdir), "generator/discriminator" if cfg.model.kind == "gan" else "VAE")]
+        if cfg.refine.ratio == "corrector":
+            dirs.append((training.corrector_dir(workdir), "corrector"))
+        for d, what in dirs:
+            if not os.path.isdir(d) or not [s for s in os.listdir(d) if s.isdigit()]:
+                raise ValueError(f"--workdir={workdir!r} has no trained {what} checkpoint: run --mode=train first")
+        components.load_examples(cfg, "test")
+    if mode == "eval":
+        if not os.path.isfile(evaluation.samples_path(workdir)):
+            raise ValueError(f"--workdir={workdir!r} has no refine/samples.npz: run --mode=refine first")
+        if cfg.data.name != "toy2d" and cfg.eval.classifier_path:
+            from scoresde import metrics
+
+            metrics.load_classifier(cfg.eval.classifier_path)
+    return mesh

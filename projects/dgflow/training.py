@@ -1,0 +1,252 @@
+"""--mode=train: the GAN (alternating n_critic discriminator steps and one generator step per jitted step) or
+the VAE, then (for a VAE, or with corrector.train) the density-ratio corrector; all through scoresde.train_loop.
+
+Checkpoints: workdir/checkpoints (GAN or VAE), workdir/corrector (the corrector). Runs resume.
+"""
+
+import os
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from absl import logging
+from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
+
+from scoresde import checkpoint, data, nets, parallel, train
+
+from . import components, losses
+
+
+class GANState(eqx.Module):
+    """Everything a GAN run updates, as arrays: both networks' parameters and optimiser states."""
+
+    step: Int[Array, ""]
+    g: PyTree
+    d: PyTree
+    g_opt: PyTree
+    d_opt: PyTree
+    key: PRNGKeyArray
+    bad: Bool[Array, ""]  # a non-finite loss or gradient was met: the state stopped updating
+
+
+def needs_corrector(cfg) -> bool:
+    return cfg.model.kind == "vae" or cfg.corrector.train or cfg.refine.ratio == "corrector"
+
+
+def _place(state, mesh):
+    shardings = parallel.param_shardings(mesh, state)
+    return parallel.shard_tree(state, shardings), shardings
+
+
+# ---- GAN --------------------------------------------------------------------------------------
+def build_gan(cfg, mesh):
+    """(sharded state, its shardings, (generator static, discriminator static), (optimiser g, optimiser d))."""
+    k_model, k_train = jax.random.split(jax.random.key(cfg.seed))
+    gen, disc = components.build_model(cfg, k_model)
+    (g, g_static), (d, d_static) = (eqx.partition(m, eqx.is_inexact_array) for m in (gen, disc))
+    opt_g, opt_d = train.make_optimizer(cfg.optim_g), train.make_optimizer(cfg.optim_d)
+    state = GANState(
+        step=jnp.zeros((), jnp.int32),
+        g=g,
+        d=d,
+        g_opt=opt_g.init(g),
+        d_opt=opt_d.init(d),
+        key=k_train,
+        bad=jnp.zeros((), bool),
+    )
+    state, shardings = _place(state, mesh)
+    return state, shardings, (g_static, d_static), (opt_g, opt_d)
+
+
+def make_gan_step(cfg, statics, optimizers):
+    """step(state, batch) -> (state, metrics): n_critic discriminator updates on n_critic real batches, then G."""
+    g_static, d_static = statics
+    opt_g, opt_d = optimizers
+    kind, n_critic, b = cfg.gan.loss, cfg.gan.n_critic, cfg.training.batch_size
+    latent, shape = cfg.model.latent_dim, components.data_shape(cfg)
+    G = lambda p: components.batched(eqx.combine(p, g_static))  # noqa: E731
+    D = lambda p: components.batched(eqx.combine(p, d_static))  # noqa: E731
+
+    def step(state: GANState, batch):
+        key = jax.random.fold_in(state.key, state.step)
+        k_d, k_g = jax.random.split(key)
+        # row i * n_critic + j is example i of critic step j: the split keeps each device's rows local
+        reals = jnp.moveaxis(batch["x"].reshape(b, n_critic, *shape), 1, 0)
+
+        def critic(carry, inp):
+            dp, d_opt = carry
+            real, k = inp
+            k_z, k_gp = jax.random.split(k)
+            fake = jax.lax.stop_gradient(G(state.g)(jax.random.normal(k_z, (b, latent))))
+            loss, grads = jax.value_and_grad(
+                lambda p: losses.d_loss(kind, D(p), real, fake, k_gp, gp_weight=cfg.gan.gp_weight)
+            )(dp)
+            updates, d_opt = opt_d.update(grads, d_opt, dp)
+            dp = nets.update_spectral_norms(optax.apply_updates(dp, updates))
+            return (dp, d_opt), (loss, optax.tree.norm(grads))
+
+        (d_new, d_opt), (d_losses, d_norms) = jax.lax.scan(
+            critic, (state.d, state.d_opt), (reals, jax.random.split(k_d, n_critic))
+        )
+        z = jax.random.normal(k_g, (b, latent))
+        g_l, g_grads = jax.value_and_grad(lambda p: losses.g_loss(kind, D(d_new), G(p)(z)))(state.g)
+        updates, g_opt = opt_g.update(g_grads, state.g_opt, state.g)
+        g_new = optax.apply_updates(state.g, updates)
+        g_norm = optax.tree.norm(g_grads)
+        finite = [jnp.all(jnp.isfinite(v)) for v in (d_losses, d_norms, g_l, g_norm)]
+        ok = jnp.all(jnp.stack(finite)) & ~state.bad
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, c: jnp.where(ok, a, c), new, old)  # noqa: E731
+        new = GANState(
+            step=state.step + ok.astype(jnp.int32),
+            g=keep(g_new, state.g),
+            d=keep(d_new, state.d),
+            g_opt=keep(g_opt, state.g_opt),
+            d_opt=keep(d_opt, state.d_opt),
+            key=state.key,
+            bad=~ok,
+        )
+        metrics = {"loss": d_losses[-1], "g_loss": g_l, "d_grad_norm": d_norms[-1], "g_grad_norm": g_norm}
+        return new, metrics
+
+    return step
+
+
+# ---- single-network runs (VAE, corrector) -----------------------------------------------------
+def build_single(cfg, mesh, model, optim_cfg, key):
+    optimizer = train.make_optimizer(optim_cfg)
+    state, static = train.init_state(model, optimizer, key)
+    state, shardings = _place(state, mesh)
+    return state, shardings, static, optimizer
+
+
+def build_vae(cfg, mesh):
+    k_model, k_train = jax.random.split(jax.random.key(cfg.seed))
+    return build_single(cfg, mesh, components.build_model(cfg, k_model), cfg.optim_g, k_train)
+
+
+def build_corrector(cfg, mesh):
+    k_model, k_train = jax.random.split(jax.random.key(cfg.seed + 101))
+    return build_single(cfg, mesh, components.build(cfg, "corrector", k_model), cfg.corrector.optim, k_train)
+
+
+# ---- the loop ---------------------------------------------------------------------------------
+def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_size, n_steps, name):
+    """train_loop over grain batches of `examples` (global batch `batch_size`), checkpoints in `directory`."""
+    n_proc = jax.process_count()
+    batches = iter(
+        data.make_dataset(
+            {"x": examples},
+            batch_size=batch_size,
+            seed=cfg.seed,
+            process_index=jax.process_index(),
+            process_count=n_proc,
+        )
+    )
+    jitted = train.jit_train_step(step_fn, shardings, parallel.batch_sharding(mesh))
+
+    def on_log(step, metrics, sec_per_step):
+        extra = "  ".join(f"{k} {float(v):.5g}" for k, v in metrics.items() if k != "loss")
+        logging.info("%s step %d  loss %.6g  %s  steps/s %.1f", name, step, float(metrics["loss"]), extra,
+                     1.0 / max(sec_per_step, 1e-9))  # fmt: skip
+
+    ckpt = checkpoint.Checkpointer(directory, max_to_keep=cfg.training.max_to_keep)
+    log_every = max(1, min(cfg.training.log_every, n_steps))
+    state, stopped = train.train_loop(
+        state, jitted, batches, lambda host: parallel.global_batch(host, mesh), ckpt,
+        total_steps=n_steps, log_every=log_every,
+        checkpoint_every=max(1, min(cfg.training.checkpoint_every, n_steps)), on_log=on_log,
+    )  # fmt: skip
+    ckpt.close()
+    return state, stopped
+
+
+def model_dir(workdir):
+    return os.path.join(workdir, "checkpoints")
+
+
+def corrector_dir(workdir):
+    return os.path.join(workdir, "corrector")
+
+
+def run(cfg, workdir, mesh):
+    """Train the generative model, then the corrector if the config needs one; returns stopped_by_signal."""
+    examples = components.load_examples(cfg, "train")
+    if cfg.model.kind == "gan":
+        state, shardings, statics, opts = build_gan(cfg, mesh)
+        step_fn = make_gan_step(cfg, statics, opts)
+        batch = cfg.training.batch_size * cfg.gan.n_critic
+    else:
+        state, shardings, static, opt = build_vae(cfg, mesh)
+        step_fn = train.make_train_step(
+            lambda m, b, k: losses.vae_loss(m, b["x"], k, obs_std=cfg.vae.obs_std), opt, static,
+            ema_rate=cfg.vae.ema_rate,
+        )  # fmt: skip
+        batch = cfg.training.batch_size
+    logging.info(
+        "%s: %d parameters", cfg.model.kind, nets.count_params(state.g if cfg.model.kind == "gan" else state.params)
+    )
+    state, stopped = _fit(
+        cfg, mesh, model_dir(workdir), state, step_fn, shardings, examples,
+        batch_size=batch, n_steps=cfg.training.n_steps, name=cfg.model.kind,
+    )  # fmt: skip
+    if stopped or not needs_corrector(cfg):
+        return stopped
+    generator = generator_of(cfg, state, statics if cfg.model.kind == "gan" else static)
+    return train_corrector(cfg, workdir, mesh, generator, examples)
+
+
+def train_corrector(cfg, workdir, mesh, generator, examples):
+    """Logistic regression between data and the (frozen) generator's samples, checkpointed under workdir/corrector."""
+    state, shardings, static, opt = build_corrector(cfg, mesh)
+    b, latent = cfg.corrector.batch_size, cfg.model.latent_dim
+
+    def loss(model, batch, key):
+        fake = jax.lax.stop_gradient(generator(jax.random.normal(key, (b, latent))))
+        return losses.corrector_loss(components.batched(model), batch["x"], fake)
+
+    step_fn = train.make_train_step(loss, opt, static, ema_rate=cfg.corrector.ema_rate)
+    _, stopped = _fit(
+        cfg, mesh, corrector_dir(workdir), state, step_fn, shardings, examples,
+        batch_size=b, n_steps=cfg.corrector.n_steps, name="corrector",
+    )  # fmt: skip
+    return stopped
+
+
+# ---- restoring for refine / eval --------------------------------------------------------------
+def generator_of(cfg, state, statics):
+    """The batched generator z -> x of a trained state (the VAE's EMA decoder)."""
+    if cfg.model.kind == "gan":
+        return components.batched(eqx.combine(state.g, statics[0]))
+    return components.batched(eqx.combine(state.ema, statics))
+
+
+def _restore(directory, template, what):
+    if not os.path.isdir(directory):
+        raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
+    ckpt = checkpoint.Checkpointer(directory)
+    step = ckpt.latest_step()
+    if step is None:
+        ckpt.close()
+        raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
+    state, _ = ckpt.restore(template)
+    ckpt.close()
+    return state, int(step)
+
+
+def restore(cfg, workdir, mesh):
+    """(batched generator, batched logit d or None, step): the trained model and the ratio refine should use."""
+    if cfg.model.kind == "gan":
+        template, _, statics, _ = build_gan(cfg, mesh)
+        state, step = _restore(model_dir(workdir), template, "generator/discriminator")
+        logit = components.batched(eqx.combine(state.d, statics[1]))
+    else:
+        template, _, statics, _ = build_vae(cfg, mesh)
+        state, step = _restore(model_dir(workdir), template, "VAE")
+        logit = None
+    generator = generator_of(cfg, state, statics)
+    if cfg.refine.ratio == "corrector":
+        template, _, static, _ = build_corrector(cfg, mesh)
+        c_state, _ = _restore(corrector_dir(workdir), template, "corrector")
+        logit = components.batched(eqx.combine(c_state.ema, static))
+    return generator, logit, step

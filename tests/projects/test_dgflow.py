@@ -1,0 +1,182 @@
+"""The DGflow project on tiny runs: train -> refine -> eval, DGflow vs DDLS on 25 Gaussians, sharding, bad inputs."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from configs.dgflow import grid25  # noqa: E402
+from projects.dgflow import checks, components, evaluation, refinement, training  # noqa: E402
+from scoresde import parallel  # noqa: E402
+
+
+def _set(c, overrides):
+    for k, v in overrides.items():
+        node = c
+        *path, last = k.split(".")
+        for p in path:
+            node = node[p]
+        node[last] = v
+    return c
+
+
+def tiny_config(**overrides):
+    c = grid25.get_config()
+    c.model.generator.width = c.model.discriminator.width = c.corrector.model.width = 64
+    c.training.batch_size, c.training.n_steps, c.training.log_every = 64, 600, 300
+    c.training.checkpoint_every = 600
+    c.data.n_train, c.data.n_test = 4000, 1000
+    c.corrector.n_steps, c.corrector.batch_size = 200, 64
+    c.refine.n_samples, c.refine.batch_size, c.refine.n_paths = 1000, 1000, 16
+    return _set(c, overrides)
+
+
+def mesh_of(n):
+    return parallel.make_mesh(devices=jax.devices()[:n])
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    """A WGAN-GP of small MLPs on 25 Gaussians (600 steps) plus a corrector, trained once for the module."""
+    cfg = tiny_config(**{"corrector.train": True})
+    workdir = str(tmp_path_factory.mktemp("dgflow") / "run")
+    mesh = checks.validate(cfg, workdir, "train")
+    assert training.run(cfg, workdir, mesh) is False
+    return cfg, workdir
+
+
+def test_train_refine_eval_writes_samples_pictures_and_metrics(gan_run):
+    cfg, workdir = gan_run
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["600"]
+    assert sorted(os.listdir(os.path.join(workdir, "corrector"))) == ["200"]
+    mesh = checks.validate(cfg, workdir, "refine")
+    samples = refinement.run(cfg, workdir, mesh)
+    assert list(samples) == ["before", "dgflow_kl", "dgflow_js", "dgflow_logd", "ddls"]
+    for name in ("samples.npz", "samples.png", "paths.png", "info.json"):
+        assert os.path.isfile(os.path.join(workdir, "refine", name)), name
+    with np.load(os.path.join(workdir, "refine", "samples.npz")) as f:
+        assert f["path_dgflow_kl"].shape == (cfg.refine.n_saves, 16, 2)
+        np.testing.assert_allclose(f["path_dgflow_kl"][-1], f["dgflow_kl"][:16], rtol=1e-4, atol=1e-4)
+    res = evaluation.run(cfg, workdir, checks.validate(cfg, workdir, "eval"))
+    with open(os.path.join(workdir, "eval", "metrics.json")) as f:
+        assert json.load(f) == res
+    assert set(res) == {"before", "dgflow_kl", "dgflow_js", "dgflow_logd", "ddls", "data (floor)"}
+    assert res["data (floor)"]["hq_percent"] > 99 and res["data (floor)"]["modes_covered"] == 25
+
+
+def test_dgflow_raises_quality_without_losing_modes_and_beats_ddls(gan_run):
+    """On the tiny WGAN-GP: DGflow-KL with the critic lifts % high quality, keeps the modes, >= DDLS (same #grads)."""
+    cfg, workdir = gan_run
+    generator, logit, _ = training.restore(cfg, workdir, mesh_of(1))
+    samples, _ = refinement.refine_samples(cfg, generator, logit, mesh_of(1))
+    test = components.load_examples(cfg, "test")
+    res = {k: evaluation.toy_metrics(cfg, v, test) for k, v in samples.items()}
+    before, kl, ddls = res["before"], res["dgflow_kl"], res["ddls"]
+    assert kl["hq_percent"] > before["hq_percent"] + 5, res
+    assert kl["modes_covered"] >= before["modes_covered"], res
+    assert kl["hq_percent"] >= ddls["hq_percent"], res
+
+
+def test_refinement_is_deterministic_and_the_same_on_the_sharded_mesh(gan_run):
+    cfg, workdir = gan_run
+    cfg = _set(
+        cfg.copy_and_resolve_references(), {"refine.n_samples": 64, "refine.batch_size": 64, "refine.gamma": 0.05}
+    )
+    generator, logit, _ = training.restore(cfg, workdir, mesh_of(1))
+    one, _ = refinement.refine_samples(cfg, generator, logit, mesh_of(1))
+    again, _ = refinement.refine_samples(cfg, generator, logit, mesh_of(1))
+    generator8, logit8, _ = training.restore(cfg, workdir, mesh_of(8))
+    eight, _ = refinement.refine_samples(cfg, generator8, logit8, mesh_of(8))
+    for k in one:
+        np.testing.assert_array_equal(one[k], again[k])
+        np.testing.assert_allclose(one[k], eight[k], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(one["dgflow_kl"], one["before"])
+
+
+def test_corrector_separates_data_from_generated_samples(gan_run):
+    cfg, workdir = gan_run
+    cfg = _set(cfg.copy_and_resolve_references(), {"refine.ratio": "corrector"})
+    generator, logit, _ = training.restore(cfg, workdir, mesh_of(1))
+    real = components.load_examples(cfg, "test")[:500]
+    fake = generator(jax.random.normal(jax.random.key(0), (500, 2)))
+    assert float(np.mean(logit(real))) > float(np.mean(logit(fake))) + 0.5
+
+
+def test_vae_with_corrector_trains_and_refines(tmp_path):
+    cfg = tiny_config(
+        **{
+            "model.kind": "vae",
+            "model.encoder": grid25.get_config().model.discriminator,
+            "refine.ratio": "corrector",
+            "training.n_steps": 60,
+            "training.checkpoint_every": 60,
+            "corrector.n_steps": 40,
+            "refine.n_samples": 64,
+            "refine.batch_size": 64,
+            "refine.fs": ("kl",),
+        }
+    )
+    workdir = str(tmp_path / "vae")
+    assert training.run(cfg, workdir, checks.validate(cfg, workdir, "train")) is False
+    samples = refinement.run(cfg, workdir, checks.validate(cfg, workdir, "refine"))
+    assert list(samples) == ["before", "dgflow_kl", "ddls"]
+    assert all(np.all(np.isfinite(v)) for v in samples.values())
+
+
+def _fails(cfg, workdir, mode, needle):
+    with pytest.raises(ValueError, match=needle) as e:
+        checks.validate(cfg, workdir, mode)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_inputs_fail_with_one_line_before_writing(tmp_path, gan_run):
+    _, trained = gan_run
+    empty = str(tmp_path / "empty")
+    _fails(tiny_config(), empty, "refine", "no trained generator/discriminator checkpoint")
+    assert not os.path.exists(empty)
+    _fails(tiny_config(**{"refine.fs": ("kl", "hellinger")}), trained, "refine", "refine.fs has f='hellinger'")
+    _fails(tiny_config(**{"refine.eta": -0.1}), trained, "refine", "refine.eta=-0.1 must be a positive")
+    _fails(tiny_config(**{"refine.gamma": -0.01}), trained, "refine", "refine.gamma=-0.01 must be >= 0")
+    _fails(tiny_config(**{"model.kind": "vae", "model.encoder": grid25.get_config().model.discriminator}),
+           empty, "train", "refine.ratio='discriminator' but a VAE")  # fmt: skip
+    _fails(tiny_config(**{"gan.loss": "lsgan"}), empty, "train", "gan.loss='lsgan'")
+    _fails(tiny_config(**{"training.batch_size": 63}), empty, "train", "training.batch_size=63")
+    no_corrector = str(tmp_path / "no_corrector")
+    os.makedirs(os.path.join(no_corrector, "checkpoints", "10"))
+    _fails(tiny_config(**{"refine.ratio": "corrector"}), no_corrector, "refine", "no trained corrector checkpoint")
+    _fails(tiny_config(), trained + "_none", "eval", "no trained")
+
+
+@pytest.mark.parametrize("name", ["grid25", "swissroll", "digits", "digits_vae", "cifar"])
+def test_configs_build(name):
+    cfg = importlib.import_module(f"configs.dgflow.{name}").get_config()
+    checks.check_config(cfg)
+
+
+def test_cifar_without_the_archive_is_a_clear_error(tmp_path):
+    cfg = importlib.import_module("configs.dgflow.cifar").get_config()
+    with pytest.raises(ValueError, match="data.path"):
+        checks.validate(cfg, str(tmp_path / "c"), "train")
+    assert not os.path.exists(tmp_path / "c")
+
+
+def test_cli_refine_without_training_exits_with_one_error_line(tmp_path):
+    workdir = str(tmp_path / "cli")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    cmd = [sys.executable, os.path.join(ROOT, "projects", "dgflow", "main.py"),
+           "--config=configs/dgflow/grid25.py", f"--workdir={workdir}", "--mode=refine"]  # fmt: skip
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and "run --mode=train first" in last, out.stderr[-1500:]
+    assert not os.path.exists(workdir)
