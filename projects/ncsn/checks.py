@@ -34,6 +34,8 @@ def _check_inception(cfg) -> None:
         return
     if cfg.data.name == "toy2d":
         raise ValueError("eval.inception_path is set but data.name='toy2d' has no images; FID/IS/KID need image data")
+    if cfg.eval.get("inception_batch_size", 50) < 1:
+        raise ValueError(f"eval.inception_batch_size={cfg.eval.inception_batch_size} must be a positive integer")
     if not os.path.isfile(path):
         raise ValueError(
             f"eval.inception_path={path!r} does not exist: {metrics.WEIGHTS_HELP} "

@@ -76,6 +76,7 @@ def test_eval_inputs_are_checked_up_front_in_one_line(run, tmp_path):
         (dict(dataset_stats=str(d / "s.npz")), ["needs eval.inception_path"]),
         (dict(inception_path=weights, dataset_stats=str(d / "none.npz")), ["eval.dataset_stats", "does not exist"]),
         (dict(inception_path=archive), ["eval.inception_path: ", "cifar.tar.gz"]),
+        (dict(inception_path=weights, inception_batch_size=0), ["eval.inception_batch_size=0"]),
     ]
     for fields, needles in cases:
         with pytest.raises(ValueError) as e:
@@ -85,7 +86,8 @@ def test_eval_inputs_are_checked_up_front_in_one_line(run, tmp_path):
     toy.data.name = "toy2d"
     with pytest.raises(ValueError, match="has no images"):
         checks.validate(toy, workdir, "eval")
-    before = sorted(os.listdir(os.path.join(workdir, "eval")))
+    listing = lambda: sorted(os.path.relpath(os.path.join(r, f), workdir) for r, _, fs in os.walk(workdir) for f in fs)  # noqa: E731
+    before = listing()
     out = run_cli(
         [
             "--config=configs/toy2d.py",
@@ -101,4 +103,4 @@ def test_eval_inputs_are_checked_up_front_in_one_line(run, tmp_path):
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: eval.inception_path=") and "github.com/mseitzer/pytorch-fid" in last
-    assert sorted(os.listdir(os.path.join(workdir, "eval"))) == before
+    assert listing() == before  # nothing written
