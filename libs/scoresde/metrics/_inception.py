@@ -266,7 +266,8 @@ class InceptionV3(eqx.Module):
 
     Returns (pool3, logits): the 2048-d global average pool (FID's features) and the 1008 fc logits.
     Any spatial size from 75x75 up runs; FID/IS/KID are defined at 299x299 (see `preprocess`).
-    Random initialisation (He-normal convs, identity batch norm) is for tests; real use loads weights.
+    The key gives He-normal convs and identity batch norms (eager construction draws ~94 random arrays
+    and takes tens of seconds on a small CPU); real use loads pytorch-fid's weights with `load_inception`.
     """
 
     Conv2d_1a_3x3: BasicConv2d
