@@ -27,11 +27,14 @@ def _value_range(cfg) -> tuple[float, float]:
 
 def _stem(cfg, workdir: str, step: int) -> str:
     s = cfg.sampling
-    name = {
-        "unconditional": f"{s.method}_step{step}",
-        "conditional": f"{s.method}_cond_w{sampling.guidance_weight(cfg):g}_step{step}",
-        "inpaint": f"{s.method}_inpaint_{s.get('mask', '')}_step{step}",
-    }[sampling.task(cfg)]
+    task = sampling.task(cfg)
+    if task == "unconditional":
+        name = f"{s.method}_step{step}"
+    elif task == "inpaint":
+        name = f"{s.method}_inpaint_{s.mask}_step{step}"
+    else:  # conditional: the picked labels (unless 'all') and the guidance weight
+        picked = "" if str(s.labels).strip() == "all" else "_y" + "-".join(map(str, sampling.requested_labels(cfg)))
+        name = f"{s.method}_cond{picked}_w{sampling.guidance_weight(cfg):g}_step{step}"
     return os.path.join(workdir, "samples", name)
 
 

@@ -126,7 +126,7 @@ def test_sample_mode_conditional_writes_samples_with_their_labels(toy_run):
                         "sampling.batch_size": 32})  # fmt: skip
     checks.validate(cfg, workdir, "sample")
     x = sampling_mode.run(cfg, workdir, mesh)
-    stem = os.path.join(workdir, "samples", "dpm_solver_2m_cond_w1_step300")
+    stem = os.path.join(workdir, "samples", "dpm_solver_2m_cond_y2-5_w1_step300")
     out = np.load(stem + ".npz")
     assert out["samples"].shape == (64, 2) and np.array_equal(out["samples"], x)
     np.testing.assert_array_equal(out["labels"], np.tile([2, 5], 32))
