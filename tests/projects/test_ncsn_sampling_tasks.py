@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import digits
+from configs import digits, digits_cond
 from projects.ncsn import checks, components, sampling, sampling_mode, training  # noqa: E402
 from scoresde import oracle
 from scoresde import sde as sdes
@@ -148,14 +148,15 @@ def test_inpaint_2d_keeps_the_known_coordinate(toy_run):
 
 
 class _ExactNet(eqx.Module):
-    """The exact score of 8 Gaussians under the VP SDE as an unbatched net: label k -> component k,
-    the null label K -> the whole mixture (conditioning 't', parameterization 'score')."""
+    """The exact score of 8 Gaussians as an unbatched net: label k -> component k, the null label K -> the
+    whole mixture (parameterization 'score'). The condition c is t of the VP SDE, or sigma if `sigma_input`."""
 
     mix: oracle.GaussianMixture
     sde: sdes.VPSDE
+    sigma_input: bool = eqx.field(static=True, default=False)
 
     def __call__(self, x, c, *, key=None, label=None):
-        a, std = self.sde.marginal(c[None])
+        a, std = (jnp.ones((1,)), jnp.reshape(c, (1,))) if self.sigma_input else self.sde.marginal(c[None])
         whole = self.mix.score_at(x[None], a, std)[0]
         if label is None:
             return whole
@@ -165,11 +166,28 @@ class _ExactNet(eqx.Module):
         return jnp.where(label == k, whole, one)
 
 
-def _exact_setup(toy_cfg, **overrides):
+def _exact_setup(toy_cfg, sigma_input=False, **overrides):
     cfg = _with(toy_cfg, **{"model.parameterization": "score", "model.conditioning": "t", **overrides})
     modes = components._toy_modes("8gaussians")
-    net = _ExactNet(oracle.GaussianMixture(np.full(8, 1 / 8), modes, np.full(8, 0.02**0.5)), sdes.VPSDE())
-    return cfg, net, components.build_sde(cfg)
+    mix = oracle.GaussianMixture(np.full(8, 1 / 8), modes, np.full(8, 0.02**0.5))
+    return cfg, _ExactNet(mix, sdes.VPSDE(), sigma_input), components.build_sde(cfg)
+
+
+@pytest.mark.parametrize(
+    "loss, method, extra",
+    [
+        ("ncsn", "annealed_langevin", {"model.conditioning": "sigma", "sde.sigma_max": 3.0, "sde.sigma_min": 0.05,
+                                       "sde.num_scales": 8, "sampling.n_steps_each": 20, "sampling.step_lr": 1e-3}),
+        ("ssm_vr", "langevin", {"sampling.n_steps": 200, "sampling.step_size": 0.01}),
+    ],
+    ids=["annealed_langevin", "langevin"],
+)  # fmt: skip
+def test_noise_level_samplers_take_labels_and_guidance(toy_run, loss, method, extra):
+    cfg, net, _ = _exact_setup(toy_run[0], True, **{"training.loss": loss, "sampling.method": method, **extra})
+    labels = np.arange(48, dtype=np.int32) % 8
+    for w in (0.0, 1.0):
+        x, _ = sampling.generate(cfg, net, None, jax.random.key(5), 48, labels=labels, guidance_w=w, progress=False)
+        assert _accuracy(x, labels) == 1.0
 
 
 def test_conditional_sampling_with_exact_scores_lands_every_sample_in_its_component(toy_run):
@@ -256,3 +274,12 @@ def test_cli_negative_guidance_is_one_line_error_and_writes_nothing(toy_run):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: sampling.guidance=-1.0 must be >= 0"), out.stderr[-1500:]
     assert {d: sorted(os.listdir(os.path.join(workdir, d))) for d in os.listdir(workdir)} == before
+
+
+def test_digits_cond_config_is_a_valid_conditional_run():
+    cfg = digits_cond.get_config()
+    assert components.check_model(cfg) > 1000
+    components.check_training_labels(cfg)
+    sampling.check_task(cfg)
+    assert sampling.task(cfg) == "conditional" and components.num_classes(cfg) == 10
+    np.testing.assert_array_equal(sampling.task_labels(cfg, 12), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1])
