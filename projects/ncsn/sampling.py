@@ -52,16 +52,16 @@ def guidance_weight(cfg) -> float:
 def requested_labels(cfg) -> tuple[int, ...]:
     """sampling.labels: 'all' (cycle through the classes) or comma-separated class indices, e.g. '3' or '1,7'."""
     spec = cfg.sampling.get("labels", "all")
-    k = components.num_classes(cfg)
+    k = components.data_num_classes(cfg) or components.num_classes(cfg)  # the classes the model was trained on
     if isinstance(spec, str) and spec.strip() == "all":
-        return tuple(range(components.data_num_classes(cfg) or k))
+        return tuple(range(k))
     try:
         labels = tuple(int(v) for v in (spec.split(",") if isinstance(spec, str) else np.ravel(spec)))
     except ValueError:
         raise ValueError(f"sampling.labels={spec!r} must be 'all' or comma-separated classes like '1,7'") from None
     bad = [y for y in labels if not 0 <= y < k]
     if not labels or bad:
-        raise ValueError(f"sampling.labels={spec!r}: labels must be in [0, {k}) for model.num_classes={k}")
+        raise ValueError(f"sampling.labels={spec!r}: labels must be in [0, {k}), the classes of the training data")
     return labels
 
 

@@ -240,6 +240,7 @@ BAD_SAMPLE = [
     ({"sampling.task": "conditional", "model.num_classes": 0}, "sampling.task='conditional'"),
     ({"sampling.task": "conditional", "sampling.labels": "3,8"}, "sampling.labels='3,8'"),
     ({"sampling.task": "conditional", "sampling.labels": "three"}, "sampling.labels='three'"),
+    ({"sampling.task": "conditional", "model.num_classes": 10, "sampling.labels": "9"}, "sampling.labels='9'"),
     ({"sampling.task": "conditional", "sampling.guidance": -0.5}, "sampling.guidance=-0.5"),
     ({"sampling.task": "conditional", "sampling.guidance": 1.0, "training.label_dropout": 0.0}, "sampling.guidance"),
     ({"sampling.task": "inpaint", "sampling.mask": "center"}, "sampling.mask='center'"),
