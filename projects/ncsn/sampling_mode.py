@@ -82,8 +82,22 @@ def _inpaint(cfg, model, sde, key, stem: str):
     return x, nfe
 
 
+def _restore(cfg, workdir, mesh):
+    """The EMA model, or a one-line exit when the checkpoint was trained with another model (e.g. no labels)."""
+    try:
+        return training.restore_ema_model(cfg, workdir, mesh)
+    except ValueError as e:
+        first = str(e).splitlines()[0]
+        if "--workdir" not in first:
+            first = (
+                f"--workdir={workdir!r} holds a checkpoint of another model than this config's (other model.* "
+                f"settings, e.g. model.num_classes={components.num_classes(cfg)}?): {first}"
+            )
+        raise SystemExit(f"error: {first}") from None
+
+
 def run(cfg, workdir, mesh):
-    model, step = training.restore_ema_model(cfg, workdir, mesh)
+    model, step = _restore(cfg, workdir, mesh)
     sde = None if components.is_discrete(cfg) else components.build_sde(cfg)
     key = jax.random.key(cfg.sampling.seed)
     stem = _stem(cfg, workdir, step)

@@ -263,6 +263,18 @@ def test_bad_sampling_inputs_fail_in_one_line_before_anything_is_written(toy_run
     assert sorted(os.listdir(workdir)) == before
 
 
+def test_conditional_sampling_of_a_model_trained_without_labels_exits_in_one_line(digits_run):
+    cfg, workdir = digits_run
+    cfg = _with(cfg, **{"model.num_classes": 10, "training.label_dropout": 0.1, "sampling.task": "conditional"})
+    mesh = checks.validate(cfg, workdir, "sample")  # the config alone is fine: the checkpoint is not
+    before = sorted(os.listdir(workdir))
+    with pytest.raises(SystemExit) as err:
+        sampling_mode.run(cfg, workdir, mesh)
+    msg = str(err.value.code)
+    assert msg.startswith("error: --workdir=") and "model.num_classes=10" in msg and "\n" not in msg, msg
+    assert sorted(os.listdir(workdir)) == before
+
+
 def test_cli_negative_guidance_is_one_line_error_and_writes_nothing(toy_run):
     _, workdir, _, _ = toy_run
     before = {d: sorted(os.listdir(os.path.join(workdir, d))) for d in os.listdir(workdir)}
