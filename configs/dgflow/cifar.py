@@ -21,6 +21,6 @@ def get_config():
     c.optim_g.beta2 = c.optim_d.beta2 = 0.9
     c.training.batch_size, c.training.n_steps, c.training.checkpoint_every = 64, 100_000, 5000
     c.refine.eta, c.refine.gamma, c.refine.n_steps = 0.1, 0.01, 25
-    c.refine.n_samples, c.refine.batch_size = 10000, 500
+    c.refine.n_samples, c.refine.batch_size = 10000, 512
     c.eval.classifier_path = ""
     return c

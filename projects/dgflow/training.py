@@ -86,9 +86,12 @@ def make_gan_step(cfg, statics, optimizers):
             dp = nets.update_spectral_norms(optax.apply_updates(dp, updates))
             return (dp, d_opt), (loss, optax.tree.norm(grads))
 
-        (d_new, d_opt), (d_losses, d_norms) = jax.lax.scan(
-            critic, (state.d, state.d_opt), (reals, jax.random.split(k_d, n_critic))
-        )
+        # unrolled, not lax.scan: XLA:CPU's collectives inside a while loop can deadlock with many host devices
+        carry, stats = (state.d, state.d_opt), []
+        for j, k in enumerate(jax.random.split(k_d, n_critic)):
+            carry, st = critic(carry, (reals[j], k))
+            stats.append(st)
+        (d_new, d_opt), d_losses, d_norms = carry, jnp.stack([s[0] for s in stats]), jnp.stack([s[1] for s in stats])
         z = jax.random.normal(k_g, (b, latent))
         g_l, g_grads = jax.value_and_grad(lambda p: losses.g_loss(kind, D(d_new), G(p)(z)))(state.g)
         updates, g_opt = opt_g.update(g_grads, state.g_opt, state.g)
