@@ -65,17 +65,22 @@ def _gather(tree):
     return jax.tree_util.tree_map(lambda v: np.asarray(jax.device_get(v)), tree)
 
 
+def batch_keys(cfg, i: int):
+    """(latent key, flow key) of batch i: the flows of method j use split(flow key, len(fs) + 1)[j] (DDLS last)."""
+    k = jax.random.fold_in(jax.random.key(cfg.refine.seed), i)
+    return jax.random.fold_in(k, 0), jax.random.fold_in(k, 1)
+
+
 def refine_samples(cfg, generator, logit, mesh):
     """All methods' samples (numpy, n_samples each) and 2-D paths; deterministic given refine.seed."""
     r = cfg.refine
     batch = parallel.batch_sharding(mesh)
     draw = jax.jit(lambda k: jax.random.normal(k, (r.batch_size, cfg.model.latent_dim)), out_shardings=batch)
     run = jax.jit(make_refiner(cfg, generator, logit))
-    key = jax.random.key(r.seed)
     outs, paths = [], None
     for i in range(-(-r.n_samples // r.batch_size)):
-        k = jax.random.fold_in(key, i)
-        out, p = _gather(run(draw(jax.random.fold_in(k, 0)), jax.random.fold_in(k, 1)))
+        k_z, k_flow = batch_keys(cfg, i)
+        out, p = _gather(run(draw(k_z), k_flow))
         outs.append(out)
         paths = p if paths is None else paths
     names = method_names(cfg)
