@@ -187,6 +187,9 @@ def _apply(model, x, c, labels):
 def score_fn(cfg, model, sde, *, key=None, labels=None):
     """The batched score (x, t) of a continuous model, or (x, sigma) of a discrete one; `labels` (batch,) if any."""
     m = cfg.model
+    if labels is None and num_classes(cfg):  # a class-conditional model's unconditional score: the null class
+        null = num_classes(cfg)
+        return lambda x, t: score_fn(cfg, model, sde, key=key, labels=jnp.full(x.shape[:1], null, jnp.int32))(x, t)
     if is_discrete(cfg):
         return nets.sigma_score_fn_from_net(
             model, parameterization=m.parameterization, conditioning=m.conditioning, key=key, labels=labels

@@ -111,10 +111,12 @@ def test_guided_score_is_the_classifier_free_combination(toy_run):
             null,
             sampling.model_score(cfg, model, sde, y, 0.0)(x, t),
             sampling.model_score(cfg, model, sde, y, 2.5)(x, t),
+            components.score_fn(cfg, model, sde)(x, t),
         )
 
-    cond, null, plain, guided = scores(x, t)
+    cond, null, plain, guided, default = scores(x, t)
     np.testing.assert_allclose(plain, cond, rtol=1e-6)
+    np.testing.assert_allclose(default, null, rtol=1e-6)  # no labels: the null class (e.g. eval's bits/dim)
     np.testing.assert_allclose(guided, 3.5 * cond - 2.5 * null, rtol=1e-4, atol=1e-4)
     assert not np.allclose(cond, null, atol=1e-2)  # the label embedding is used
 
