@@ -42,6 +42,8 @@ def main(argv):
     cfg, workdir = _CONFIG.value, _WORKDIR.value
     try:
         weights = [float(w) for w in _GUIDANCE.value]
+        if not weights or min(weights) < 0:
+            raise ValueError(f"--guidance={','.join(_GUIDANCE.value)}: give one or more weights w >= 0")
         if cfg.data.name != "digits":
             raise ValueError(f"data.name={cfg.data.name!r}: the classifier reads digits only")
         if not os.path.isfile(_CLASSIFIER.value):
