@@ -59,7 +59,10 @@ def _inception_metrics(cfg, samples: np.ndarray) -> dict:
 
 
 def run(cfg, workdir, mesh):
-    model, step = training.restore_ema_model(cfg, workdir, mesh)
+    try:
+        model, step = training.restore_ema_model(cfg, workdir, mesh)
+    except ValueError as e:
+        raise SystemExit(f"error: {str(e).splitlines()[0]}") from None
     discrete = components.is_discrete(cfg)
     sde = None if discrete else components.build_sde(cfg)
     key = jax.random.key(cfg.seed + 7)
@@ -94,7 +97,12 @@ def run(cfg, workdir, mesh):
             results["class_histogram"] = counts.tolist()
         if cfg.eval.get("inception_path", ""):
             results.update(_inception_metrics(cfg, x))
-        if cfg.eval.bpd and not discrete:
+        no_null_class = components.num_classes(cfg) > 0 and not cfg.training.get("label_dropout", 0.0) > 0
+        if cfg.eval.bpd and not discrete and no_null_class:
+            # The unconditional density of a conditional model needs its null class, trained only with label dropout.
+            logging.warning("bits/dim skipped: a class-conditional model trained without label dropout has no p(x)")
+            results["bits_per_dim"] = None
+        elif cfg.eval.bpd and not discrete:
             results["bits_per_dim"] = _bpd(
                 cfg,
                 model,

@@ -83,17 +83,11 @@ def _inpaint(cfg, model, sde, key, stem: str):
 
 
 def _restore(cfg, workdir, mesh):
-    """The EMA model, or a one-line exit when the checkpoint was trained with another model (e.g. no labels)."""
+    """The EMA model, or a one-line exit (no checkpoint, or one of another model, e.g. trained without labels)."""
     try:
         return training.restore_ema_model(cfg, workdir, mesh)
     except ValueError as e:
-        first = str(e).splitlines()[0]
-        if "--workdir" not in first:
-            first = (
-                f"--workdir={workdir!r} holds a checkpoint of another model than this config's (other model.* "
-                f"settings, e.g. model.num_classes={components.num_classes(cfg)}?): {first}"
-            )
-        raise SystemExit(f"error: {first}") from None
+        raise SystemExit(f"error: {str(e).splitlines()[0]}") from None
 
 
 def run(cfg, workdir, mesh):

@@ -128,7 +128,13 @@ def restore_ema_model(cfg, workdir, mesh):
     if ckpt.latest_step() is None:
         raise ValueError(f"--workdir={workdir!r} has no checkpoint: run --mode=train first")
     state, _, static, _ = build_state(cfg, mesh)
-    state, _ = ckpt.restore(state)
+    try:
+        state, _ = ckpt.restore(state)
+    except ValueError as e:
+        raise ValueError(
+            f"--workdir={workdir!r} holds a checkpoint of another model than this config's (other model.* "
+            f"settings, e.g. model.num_classes={components.num_classes(cfg)}?): {str(e).splitlines()[0]}"
+        ) from None
     step = ckpt.latest_step()
     ckpt.close()
     return ema_model(state, static), step
