@@ -23,7 +23,7 @@ def get_config():
     c.training.checkpoint_every = 1000
     c.corrector.model = ConfigDict(dict(name="dcgan_discriminator", nf=32))
     c.corrector.batch_size = 64
-    c.refine.eta, c.refine.gamma, c.refine.n_steps = 0.1, 0.01, 25
+    c.refine.eta, c.refine.gamma, c.refine.n_steps = 0.01, 0.01, 25
     c.refine.n_samples, c.refine.batch_size = 360, 120
     c.eval.classifier_path = "runs/digits_classifier.eqx"
     return c

@@ -96,12 +96,12 @@ def test_ddls_with_the_exact_ratio_samples_the_data():
     """G = identity on a N(0, I) prior: DDLS targets N(0, I) exp(d) = p_data."""
     logit = lambda x: _log_normal(x, M1, S1) - _log_normal(x, 0.0, 1.0)  # noqa: E731
     k0, k1, k2, k3 = jax.random.split(jax.random.key(4), 4)
-    z0 = jax.random.normal(k0, (2000, 2))
+    z0 = jax.random.normal(k0, (1000, 2))
     z, nfe = jax.jit(lambda z, k: refine.ddls(logit, z, generator=lambda v: v, step_size=0.01, n_steps=400, key=k))(
         z0, k1
     )
-    data = M1 + S1 * jax.random.normal(k2, (2000, 2))
-    other = M1 + S1 * jax.random.normal(k3, (2000, 2))
+    data = M1 + S1 * jax.random.normal(k2, (1000, 2))
+    other = M1 + S1 * jax.random.normal(k3, (1000, 2))
     key = jax.random.key(0)
     after = float(metrics.sliced_wasserstein(z, data, key))
     floor = float(metrics.sliced_wasserstein(other, data, key))
