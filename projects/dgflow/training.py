@@ -224,7 +224,8 @@ def generator_of(cfg, state, statics):
     return components.batched(eqx.combine(state.ema, statics))
 
 
-def _restore(directory, template, what):
+def restore_checkpoint(directory, template, what):
+    """(state laid out like `template`, step) of the latest checkpoint in `directory`; one-line error if none."""
     if not os.path.isdir(directory):
         raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
     ckpt = checkpoint.Checkpointer(directory)
@@ -241,15 +242,15 @@ def restore(cfg, workdir, mesh):
     """(batched generator, batched logit d or None, step): the trained model and the ratio refine should use."""
     if cfg.model.kind == "gan":
         template, _, statics, _ = build_gan(cfg, mesh)
-        state, step = _restore(model_dir(workdir), template, "generator/discriminator")
+        state, step = restore_checkpoint(model_dir(workdir), template, "generator/discriminator")
         logit = components.batched(eqx.combine(state.d, statics[1]))
     else:
         template, _, statics, _ = build_vae(cfg, mesh)
-        state, step = _restore(model_dir(workdir), template, "VAE")
+        state, step = restore_checkpoint(model_dir(workdir), template, "VAE")
         logit = None
     generator = generator_of(cfg, state, statics)
     if cfg.refine.ratio == "corrector":
         template, _, static, _ = build_corrector(cfg, mesh)
-        c_state, _ = _restore(corrector_dir(workdir), template, "corrector")
+        c_state, _ = restore_checkpoint(corrector_dir(workdir), template, "corrector")
         logit = components.batched(eqx.combine(c_state.ema, static))
     return generator, logit, step
