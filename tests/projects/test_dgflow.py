@@ -128,7 +128,7 @@ def test_corrector_separates_data_from_generated_samples(gan_run):
     assert float(np.mean(logit(real))) > float(np.mean(logit(fake))) + 0.05
 
 
-def test_vae_with_corrector_trains_and_refines(tmp_path):
+def test_vae_with_corrector_trains_and_refines_in_data_space(tmp_path):
     cfg = tiny_config(
         **{
             "model.kind": "vae",
@@ -140,6 +140,7 @@ def test_vae_with_corrector_trains_and_refines(tmp_path):
             "refine.n_samples": 64,
             "refine.batch_size": 64,
             "refine.fs": ("kl",),
+            "refine.space": "data",
         }
     )
     workdir = str(tmp_path / "vae")
@@ -147,6 +148,7 @@ def test_vae_with_corrector_trains_and_refines(tmp_path):
     samples = refinement.run(cfg, workdir, checks.validate(cfg, workdir, "refine"))
     assert list(samples) == ["before", "dgflow_kl", "ddls"]
     assert all(np.all(np.isfinite(v)) for v in samples.values())
+    assert not np.allclose(samples["dgflow_kl"], samples["before"])
 
 
 def _fails(cfg, workdir, mode, needle):
