@@ -412,6 +412,15 @@ def test_integrate_flow_saves_path():
     np.testing.assert_allclose(x, x_nosave, rtol=1e-6)
 
 
+def test_integrate_flow_saves_every_step_when_rounding_overshoots():
+    # 0.3 * 25 in float32 lands past t1 = 25 * 0.3 computed elsewhere; every step is saved all the same.
+    x0 = jnp.ones((2, 2))
+    x, nfe, path = solvers.integrate_flow(lambda x, t: -x, x0, step_size=0.3, n_steps=25, n_saves=26)
+    assert path.shape == (26, 2, 2) and nfe == 25
+    np.testing.assert_allclose(path[:, 0, 0], 0.7 ** np.arange(26), rtol=1e-4)
+    np.testing.assert_allclose(path[-1], x)
+
+
 def test_integrate_flow_langevin_stationary_law():
     """dx = gamma grad log N(m, s^2) dt + sqrt(2 gamma) dW with Euler-Maruyama step h is the AR(1)
     x' = (1 - c) x + c m + sqrt(2 gamma h) z, c = gamma h / s^2, whose stationary law is exactly

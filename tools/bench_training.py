@@ -2,6 +2,7 @@
 
     python tools/bench_training.py            # digits and a CIFAR-shaped config (synthetic archive)
     python tools/bench_training.py --quick
+    python tools/bench_training.py --full-cifar   # also configs/cifar.py itself (NCSN++, 62.8 M parameters) at batch 4
 
 For each config: seconds to the first step (trace + compile), then blocks of steps fed by
 the real pipeline (grain: shuffle, gather, scale, host->device) and by a synthetic batch
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from configs import digits  # noqa: E402
+from configs import cifar, digits  # noqa: E402
 from projects.ncsn import components, training  # noqa: E402
 from scoresde import data, parallel, train  # noqa: E402
 
@@ -32,6 +33,13 @@ def cifar_like(path: str):
     c.data.random_flip = True
     c.model.ch_mult, c.model.attn_resolutions, c.model.nf = (1, 2, 2), (8,), 32
     c.training.batch_size = 16
+    return c
+
+
+def full_cifar(path: str):
+    c = cifar.get_config()
+    c.data.path = path
+    c.training.batch_size = 4
     return c
 
 
@@ -76,6 +84,7 @@ def bench(name, cfg, blocks: int, steps_per_block: int):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--full-cifar", action="store_true", help="also time configs/cifar.py at batch 4 (slow on CPU)")
     args = p.parse_args()
     blocks, per = (4, 5) if args.quick else (8, 20)
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,6 +96,8 @@ def main():
         )
         rows = bench("digits (DDPM++ nf16, 8x8x1, batch 64)", digits.get_config(), blocks, per)
         rows += bench("CIFAR-shaped (DDPM++ nf32, 32x32x3, batch 16)", cifar_like(archive), blocks, per)
+        if args.full_cifar:
+            rows += bench("configs/cifar.py (NCSN++ VE, 62.8 M, batch 4)", full_cifar(archive), 2, 3)
     print(f"devices: {jax.device_count()} x {jax.devices()[0].platform}; {blocks} interleaved blocks of {per} steps\n")
     print("| config | first step (s) | input | ms/step | steps/s | examples/s | pipeline / in-memory |")
     print("|---|---|---|---|---|---|---|")

@@ -52,7 +52,7 @@ def integrate_flow(
         if n_saves < 2:
             raise ValueError(f"n_saves must be 0 (no path) or >= 2 (the path has the start and the end), got {n_saves}")
         idx = jnp.round(jnp.linspace(0, n_steps, n_saves)).astype(int)
-        saveat = diffrax.SaveAt(ts=t0 + idx * step_size)
+        saveat = diffrax.SaveAt(ts=jnp.minimum(t0 + idx * step_size, t1))  # rounding must not pass t1
     else:
         saveat = diffrax.SaveAt(t1=True)
     sol = diffrax.diffeqsolve(
