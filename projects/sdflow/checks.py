@@ -1,0 +1,71 @@
+"""Up-front validation: every bad input fails here with one line, before anything is written."""
+
+import os
+
+import jax
+
+from scoresde import parallel
+
+from . import components
+
+TARGET_PROXIES = ("kernel", "learned", "exact")
+SOURCE_PROXIES = ("kernel", "learned")
+METHODS = ("particles", "generator")
+
+
+def _check_workdir(workdir: str) -> None:
+    path = os.path.abspath(workdir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--workdir={workdir!r} exists and is not a folder")
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive integer")
+
+
+def validate(cfg, workdir: str, mode: str):
+    """Check the workdir, the config and the data (shapes, non-empty sets, schedule, step); return the mesh."""
+    _check_workdir(workdir)
+    f = cfg.flow
+    _choice("flow.method", f.method, METHODS)
+    _choice("proxy.target", cfg.proxy.target, TARGET_PROXIES)
+    _choice("proxy.source", cfg.proxy.source, SOURCE_PROXIES)
+    if f.method == "generator" and (cfg.source.name != "gaussian" or cfg.proxy.source != "kernel"):
+        raise ValueError("flow.method='generator' needs source.name='gaussian' (the latent) and proxy.source='kernel'")
+    for name in ("steps_per_level", "chunk_size", "query_chunk"):
+        _positive_int(f"flow.{name}", f[name])
+    if not f.noise >= 0:
+        raise ValueError(f"flow.noise={f.noise} must be >= 0")
+    components.step_sizes(cfg, components.sigmas(cfg))
+    if cfg.proxy.target == "exact":
+        components.target_mixture(cfg)
+    mesh = parallel.make_mesh(fsdp=cfg.parallel.fsdp)
+    n_dev = jax.device_count()
+    if f.n_particles % n_dev:
+        raise ValueError(f"flow.n_particles={f.n_particles} must be a multiple of the {n_dev} devices")
+    if f.method == "generator" and cfg.generator.batch_size % n_dev:
+        raise ValueError(f"generator.batch_size={cfg.generator.batch_size} must be a multiple of the {n_dev} devices")
+    target = components.target_samples(cfg, "train")
+    components.target_samples(cfg, "test")
+    components.check_shapes(components.source_samples(cfg), target)
+    learned = "learned" in (cfg.proxy.target, cfg.proxy.source)
+    if learned and cfg.learned.batch_size % n_dev:
+        raise ValueError(f"learned.batch_size={cfg.learned.batch_size} must be a multiple of the {n_dev} devices")
+    if mode == "flow" and f.method == "generator" and not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        raise ValueError(f"--workdir={workdir!r} has no trained generator: run --mode=train first")
+    if mode == "flow" and learned and not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        raise ValueError(f"--workdir={workdir!r} has no trained score nets: run --mode=train first")
+    if mode == "eval" and not os.path.isfile(os.path.join(workdir, "flow", "path.npz")):
+        raise ValueError(f"--workdir={workdir!r} has no flow output: run --mode=flow first")
+    return mesh

@@ -1,0 +1,68 @@
+"""--mode=flow: move the source particles to the target (or draw from the trained generator), save and plot."""
+
+import json
+import os
+import time
+
+import jax
+import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
+
+from scoresde import parallel
+
+from . import components, flow, generator, plots, proxies
+
+
+def _to_host(x):
+    """The full (global) value on every host."""
+    return np.asarray(multihost_utils.process_allgather(x)) if jax.process_count() > 1 else np.asarray(x)
+
+
+def particles(cfg, mesh, workdir, target_train):
+    """(path (L+1, N, ...) of level ends with the source first, sigmas, nfe, seconds) of the particle flow."""
+    sig = components.sigmas(cfg)
+    steps = components.step_sizes(cfg, sig)
+    velocity, aux, refit = proxies.from_config(cfg, target_train, workdir)
+    sharding = parallel.batch_sharding(mesh)
+    x0 = parallel.shard_tree(components.source_samples(cfg), sharding)
+    f = cfg.flow
+
+    @jax.jit
+    def run(x0, key, aux):
+        x0 = jax.lax.with_sharding_constraint(x0, sharding)
+        v = lambda x, s, a: velocity(jax.lax.with_sharding_constraint(x, sharding), s, a)  # noqa: E731
+        _, path, _, _ = flow.anneal(x0, sig, steps, steps_per_level=f.steps_per_level, velocity=v,
+                                    noise=f.noise, key=key, refit=refit, aux=aux)  # fmt: skip
+        return path
+
+    key = jax.random.key(cfg.seed + 1)
+    t = time.perf_counter()
+    path = jax.block_until_ready(run(x0, key, aux))
+    seconds = time.perf_counter() - t
+    nfe = len(sig) * f.steps_per_level
+    return _to_host(path), sig, nfe, seconds
+
+
+def run(cfg, workdir, mesh):
+    target_train = components.target_samples(cfg, "train")
+    out_dir = os.path.join(workdir, "flow")
+    if cfg.flow.method == "generator":
+        model = generator.restore(cfg, target_train.shape[1:], workdir)
+        z = components.source_samples(cfg)
+        t = time.perf_counter()
+        x = np.asarray(jax.jit(generator.apply)(model, z))
+        path, sig, nfe, seconds = np.stack([z, x]), np.array([np.nan]), 1, time.perf_counter() - t
+        labels = ["latent z", "G(z), one step"]
+    else:
+        path, sig, nfe, seconds = particles(cfg, mesh, workdir, target_train)
+        labels = ["source"] + [f"sigma={s:.3g}" for s in sig]
+    record = {"nfe": nfe, "score_evals": 2 * nfe, "seconds": seconds, "n_particles": int(path.shape[1])}
+    if jax.process_index() == 0:
+        os.makedirs(out_dir, exist_ok=True)
+        np.savez(os.path.join(out_dir, "path.npz"), path=path, sigmas=sig, labels=np.array(labels))
+        record["plots"] = plots.write(cfg, out_dir, path, labels, target_train)
+        with open(os.path.join(out_dir, "record.json"), "w") as fh:
+            json.dump(record, fh, indent=1)
+    logging.info("flow: %d particles, %d steps (%d score evaluations) in %.2f s", path.shape[1], nfe, 2 * nfe, seconds)
+    return path, record

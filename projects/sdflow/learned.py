@@ -1,0 +1,116 @@
+"""Learned proxy scores: sigma-conditioned MLP score nets trained by multi-sigma DSM with the library's training code.
+
+The target net is trained once on the target samples (--mode=train); the source net is trained
+on the initial particles and then re-fitted on the moving particles at every level of the flow
+(a few DSM steps at that level's sigma, inside the jitted flow).
+"""
+
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from ml_collections import ConfigDict
+
+from scoresde import checkpoint, data, nets, objectives, parallel, train
+
+
+def build_net(cfg, shape, key):
+    m = ConfigDict(dict(name="mlp", dim=math.prod(shape), width=cfg.learned.width, depth=cfg.learned.depth))
+    return nets.build(m, key)
+
+
+def dsm_loss(ladder):
+    """loss(model, batch, key): NCSN's multi-sigma DSM of the net's score s(x, sigma) = net(x, log sigma) / sigma."""
+
+    def loss(model, batch, key):
+        fn = nets.sigma_score_fn_from_net(model, parameterization="scale_by_sigma", conditioning="log_sigma")
+        sig = batch["sigma"] if ladder is None else ladder
+        return objectives.ncsn_loss(fn, sig, batch["x"], key)
+
+    return loss
+
+
+def _state(cfg, shape, seed_offset, optim_cfg):
+    k_model, k_train = jax.random.split(jax.random.key(cfg.seed + seed_offset))
+    optimizer = train.make_optimizer(optim_cfg)
+    state, static = train.init_state(build_net(cfg, shape, k_model), optimizer, k_train)
+    return state, static, optimizer
+
+
+def fit(cfg, name: str, samples: np.ndarray, ladder: np.ndarray, workdir: str, mesh, seed_offset: int):
+    """Train (or resume) the score net `name` on `samples` over the noise ladder; returns the EMA model."""
+    state, static, optimizer = _state(cfg, samples.shape[1:], seed_offset, cfg.optim)
+    shardings = parallel.param_shardings(mesh, state)
+    state = parallel.shard_tree(state, shardings)
+    step = train.make_train_step(dsm_loss(ladder), optimizer, static, ema_rate=cfg.learned.ema_rate)
+    jitted = train.jit_train_step(step, shardings, parallel.batch_sharding(mesh))
+    batches = iter(
+        data.make_dataset(
+            {"x": samples},
+            batch_size=cfg.learned.batch_size,
+            seed=cfg.seed + seed_offset,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        )
+    )
+
+    def on_log(s, metrics, sec):
+        logging.info("%s net: step %d  loss %.5g  grad_norm %.3f", name, s, float(metrics["loss"]),
+                     float(metrics["grad_norm"]))  # fmt: skip
+
+    ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints", name), max_to_keep=2)
+    state, stopped = train.train_loop(
+        state, jitted, batches, lambda b: parallel.global_batch(b, mesh), ckpt,
+        total_steps=cfg.learned.n_steps, log_every=cfg.learned.log_every,
+        checkpoint_every=cfg.learned.checkpoint_every, on_log=on_log,
+    )  # fmt: skip
+    ckpt.close()
+    return state, stopped
+
+
+def restore(cfg, name: str, shape, workdir: str, seed_offset: int):
+    """The EMA score net `name` from workdir/checkpoints/<name>."""
+    import equinox as eqx
+
+    folder = os.path.join(workdir, "checkpoints", name)
+    ckpt = checkpoint.Checkpointer(folder) if os.path.isdir(folder) else None
+    if ckpt is None or ckpt.latest_step() is None:
+        raise ValueError(f"--workdir={workdir!r} has no trained {name} score net: run --mode=train first")
+    state, static, _ = _state(cfg, shape, seed_offset, cfg.optim)
+    state, _ = ckpt.restore(state)
+    ckpt.close()
+    return eqx.combine(state.ema, static)
+
+
+def make_refit(cfg, static):
+    """refit(state, x, sigma, key) -> state: `learned.refit_steps` DSM steps at sigma on the current particles."""
+    optimizer = train.make_optimizer(cfg.refit_optim)
+    step = train.make_train_step(dsm_loss(None), optimizer, static, ema_rate=0.0)
+    n_batch = cfg.learned.refit_batch
+
+    def refit(state, x, sigma, key):
+        def one(st, k):
+            xb = x if not n_batch else x[jax.random.choice(k, x.shape[0], (n_batch,), replace=False)]
+            st, _ = step(st, {"x": xb, "sigma": jnp.reshape(sigma, (1,))})
+            return st, None
+
+        state, _ = jax.lax.scan(one, state, jax.random.split(key, cfg.learned.refit_steps))
+        return state
+
+    return refit, optimizer
+
+
+def refit_state(cfg, model):
+    """A fresh refit optimiser state around the trained source net: (state, static)."""
+    import equinox as eqx
+
+    optimizer = train.make_optimizer(cfg.refit_optim)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    state = train.TrainState(
+        step=jnp.zeros((), jnp.int32), params=params, ema=params, opt_state=optimizer.init(params),
+        key=jax.random.key(cfg.seed + 7), bad=jnp.zeros((), bool),
+    )  # fmt: skip
+    return state, static
