@@ -1,7 +1,7 @@
 """N(0, I) -> 25 Gaussians as a one-step sampler: train G(z) by regressing onto SD-flow-updated points.
 
-python projects/sdflow/main.py --config=configs/sdflow/gauss_to_25gaussians_generator.py --workdir=runs/sdflow_gen --mode=train
-python projects/sdflow/main.py --config=configs/sdflow/gauss_to_25gaussians_generator.py --workdir=runs/sdflow_gen --mode=flow
+python projects/sdflow/main.py --config=configs/sdflow/gauss_to_25gaussians_generator.py --workdir=runs/sg --mode=train
+python projects/sdflow/main.py --config=configs/sdflow/gauss_to_25gaussians_generator.py --workdir=runs/sg --mode=flow
 """
 
 from configs.sdflow.base import base_config

@@ -1,4 +1,4 @@
-"""Proxy scores grad log p_sigma, grad log q_sigma and the SD-flow velocity v_sigma = grad log p_sigma - grad log q_sigma.
+"""Proxy scores and the SD-flow velocity v_sigma = grad log p_sigma - grad log q_sigma.
 
 Every proxy score is a function score(x, sigma) of a batch x and a scalar sigma:
 - kernel: the exact score of the sigma-smoothed empirical measure of a sample set (the target's
@@ -50,7 +50,7 @@ def net_score(model):
 
 
 def velocity(score_p, score_q):
-    """v_sigma(x) = grad log p_sigma(x) - grad log q_sigma(x): the steepest descent direction of KL(q_sigma || p_sigma)."""
+    """v_sigma(x) = grad log p_sigma(x) - grad log q_sigma(x): steepest descent of KL(q_sigma || p_sigma)."""
 
     def v(x, sigma):
         return score_p(x, sigma) - score_q(x, sigma)
