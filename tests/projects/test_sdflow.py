@@ -1,0 +1,105 @@
+"""SD flow: exact-score velocity, KL decrease, the diffusion link, a tiny kernel run, determinism, bad inputs."""
+
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from configs.sdflow import gauss_to_25gaussians  # noqa: E402
+from projects.sdflow import checks, components, evaluation, flow, flowing, proxies  # noqa: E402
+from scoresde import oracle, sde, solvers  # noqa: E402
+
+
+def _tiny(**kw):
+    c = gauss_to_25gaussians.get_config()
+    c.flow.n_particles, c.target.n, c.target.n_test = 256, 256, 256
+    c.flow.n_levels, c.flow.steps_per_level = 6, 5
+    c.eval.n_projections = 64
+    for k, v in kw.items():
+        node = c
+        *path, last = k.split(".")
+        for p in path:
+            node = node[p]
+        node[last] = v
+    return c
+
+
+def test_exact_velocity_is_the_analytic_score_difference():
+    p, q = oracle.grid_mixture(), oracle.GaussianMixture(np.array([1.0]), np.zeros((1, 2)), np.array([1.0]))
+    x = jax.random.normal(jax.random.key(0), (16, 2)) * 2
+    sigma = 0.7
+    v = proxies.velocity(proxies.exact_score(p), proxies.exact_score(q))(x, sigma)
+    xn, mu, var = np.asarray(x, float), np.asarray(p.means, float), 0.05**2 + sigma**2
+    logits = -((xn[:, None] - mu[None]) ** 2).sum(-1) / (2 * var)
+    r = np.exp(logits - logits.max(1, keepdims=True))
+    r /= r.sum(1, keepdims=True)
+    ref = (r[..., None] * (mu[None] - xn[:, None])).sum(1) / var - (-xn / (1 + sigma**2))
+    np.testing.assert_allclose(v, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_kl_between_proxies_decreases_monotonically_for_small_eta():
+    p = oracle.grid_mixture()
+    x = jax.random.normal(jax.random.key(1), (200, 2))
+    sigma = 1.0
+    v = proxies.velocity(proxies.exact_score(p), proxies.kernel_self_score(chunk_size=256, query_chunk=256))
+    log_p = lambda u, s: p.perturbed(1.0, s).log_prob(u)  # noqa: E731
+    kl = jax.jit(lambda y: evaluation.kl_proxies(y, sigma, log_p, jax.random.key(2), n_mc=64))
+    _, path, nfe, _ = flow.anneal(x, [sigma] * 8, [0.05] * 8, steps_per_level=2, velocity=lambda y, s, a: v(y, s))
+    kls = np.array([float(kl(path[i])) for i in range(path.shape[0])])
+    assert nfe == 16 and np.all(np.diff(kls) < 0), kls
+
+
+def test_flat_source_sd_step_is_the_core_pf_ode_and_reverse_diffusion_step():
+    """DIFFUSION_LINK.md: grad log q_sigma = 0, sigma = the VE level, eta = g^2 dt / 2 (ODE) or g^2 dt (+ noise)."""
+    p, ve = oracle.grid_mixture(), sde.VESDE(sigma_min=0.01, sigma_max=50.0)
+    x = jax.random.normal(jax.random.key(3), (32, 2)) * 3
+    t, dt = 0.6, 0.01
+    tb = jnp.full((32,), t)
+    sigma = float(ve.sigma(t))
+    score = p.score_fn(ve)(x, tb)
+    flat = lambda y, s: jnp.zeros_like(y)  # noqa: E731
+    v = proxies.velocity(proxies.exact_score(p), flat)(x, sigma)
+    euler = x - dt * ve.ode_drift(x, tb, score)
+    np.testing.assert_allclose(x + 0.5 * float(ve.diffusion(t)) ** 2 * dt * v, euler, rtol=1e-5, atol=1e-5)
+    z = jax.random.normal(jax.random.key(4), x.shape)
+    rd, _ = solvers.reverse_diffusion_step(ve, x, tb, score, dt, z)
+    eta = sigma**2 - float(ve.sigma(t - dt)) ** 2
+    np.testing.assert_allclose(x + eta * v + np.sqrt(eta) * z, rd, rtol=1e-4, atol=1e-4)
+
+
+def test_kernel_flow_reaches_25_gaussians_deterministic_and_sharded(tmp_path):
+    from tests.projects._ncsn_helpers import mesh_of
+
+    cfg = _tiny()
+    target, test = components.target_samples(cfg, "train"), components.target_samples(cfg, "test")
+    p1, _, nfe, _ = flowing.particles(cfg, mesh_of(1), str(tmp_path), target)
+    p8, _, _, _ = flowing.particles(cfg, mesh_of(8), str(tmp_path), target)
+    np.testing.assert_allclose(p1, p8, rtol=1e-4, atol=1e-4)
+    assert nfe == 30
+    rows, ref, _ = evaluation.level_metrics(cfg, p1, np.geomspace(2, 0.05, 6), target, test)
+    assert rows[-1]["swd"] < 1.5 * ref["swd_data_vs_data"] < rows[0]["swd"]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"flow.eta": -0.1}, "flow.eta"),
+        ({"flow.sigmas": "0.5,1,2"}, "strictly decreasing"),
+        ({"flow.sigma_max": 0.01}, "must exceed"),
+        ({"target.n": 0}, "empty"),
+        ({"source.name": "digits"}, "same data shape"),
+        ({"proxy.target": "exact", "target.name": "swissroll"}, "Gaussian-mixture"),
+    ],
+)
+def test_bad_input_one_line_error_and_nothing_written(tmp_path, override, message):
+    workdir = str(tmp_path / "run")
+    with pytest.raises(ValueError, match=message) as e:
+        checks.validate(_tiny(**override), workdir, "flow")
+    assert "\n" not in str(e.value) and not os.path.exists(workdir)
