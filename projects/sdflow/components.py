@@ -13,7 +13,10 @@ MIXTURES = {"25gaussians": oracle.grid_mixture, "two_modes": oracle.two_mode_mix
 
 def _images(name: str, path: str, split: str) -> np.ndarray:
     """float32 NCHW images in [-1, 1]."""
-    img, _ = data.load_digits(split) if name == "digits" else data.load_cifar10(path, split)
+    try:
+        img, _ = data.load_digits(split) if name == "digits" else data.load_cifar10(path, split)
+    except ValueError as e:  # the library names its own field; ours is target.path / source.path
+        raise ValueError(str(e).replace("--config.data.path", "--config.target.path")) from None
     return data.scale(img, True).transpose(0, 3, 1, 2).astype(np.float32)
 
 
