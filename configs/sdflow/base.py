@@ -37,7 +37,8 @@ def base_config() -> ConfigDict:
             n_steps=3000,  # DSM steps on the target (and on the source) in --mode=train
             batch_size=256,
             n_sigmas=30,  # training noise ladder spans [sigma_min / 2, 2 sigma_max]
-            refit_steps=10,  # source net: DSM steps on the moving particles at every level
+            refit_steps=10,  # source net: DSM steps on the moving particles ...
+            refit_every=1,  # ... before every refit_every flow steps (0: once per level)
             refit_batch=0,  # particles per refit step (0: all)
             ema_rate=0.99,
             log_every=500,
@@ -51,9 +52,18 @@ def base_config() -> ConfigDict:
         dict(optimizer="adam", lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, warmup=0, grad_clip=1.0)
     )
     c.generator = ConfigDict(
-        dict(width=256, depth=3, batch_size=512, steps_per_level=100, n_samples=2000, log_every=200,
-             checkpoint_every=1000)
-    )  # fmt: skip
+        dict(
+            width=256,
+            depth=3,
+            activation="relu",
+            # kernel source proxy = the batch itself: keep it as large as target.n, or the q proxy (rougher,
+            # its self-term weighs 1/batch) is biased against p's and G piles mass at the support's edges
+            batch_size=2000,
+            steps_per_level=300,
+            log_every=500,
+            checkpoint_every=1000,
+        )
+    )
     c.eval = ConfigDict(dict(n_projections=256, mmd_bandwidth=0.5, kl_samples=4, levels_to_plot=5))
     c.plot_lim = 6.0
     c.parallel = ConfigDict(dict(fsdp=1))

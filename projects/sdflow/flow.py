@@ -2,8 +2,9 @@
 
 One `lax.scan` over the levels; inside a level the core's `integrate_flow` takes the Euler steps
 (unit time step, the velocity scaled by eta_l). Optional noise adds sqrt(2 gamma eta_l) xi per step,
-xi drawn from fold_in(key, level, step), so a seed fixes the run. A learned source score is
-re-fitted on the current particles at the start of each level (`refit`).
+xi drawn from fold_in(key, level, block, step), so a seed fixes the run. A learned source score is
+re-fitted on the current particles every `refit_every` steps (`refit`): a level is then a scan over
+blocks of refit_every Euler steps, each block starting with a refit.
 """
 
 import jax
@@ -13,35 +14,55 @@ import jax.random as jr
 from scoresde import solvers
 
 
-def anneal(x0, sigmas, steps, *, steps_per_level: int, velocity, noise: float = 0.0, key=None, refit=None, aux=None):
+def anneal(
+    x0,
+    sigmas,
+    steps,
+    *,
+    steps_per_level: int,
+    velocity,
+    noise: float = 0.0,
+    key=None,
+    refit=None,
+    refit_every: int = 0,
+    aux=None,
+):
     """Run the flow; returns (x_final, path at every level end with x0 first (L+1, N, ...), nfe, aux).
 
     `velocity(x, sigma, aux)` is batched; `refit(aux, x, sigma, key) -> aux` (optional) updates a
-    learned source score before each level. nfe counts velocity evaluations (each = one score of p
-    and one of q).
+    learned source score before every block of `refit_every` steps (0: once per level; must divide
+    steps_per_level). nfe counts velocity evaluations (each = one score of p and one of q).
     """
     if noise > 0 and key is None:
         raise ValueError("flow.noise > 0 needs a key")
+    block = steps_per_level if (refit is None or refit_every <= 0) else refit_every
+    if steps_per_level % block:
+        raise ValueError(f"learned.refit_every={refit_every} must divide flow.steps_per_level={steps_per_level}")
     key = jr.key(0) if key is None else key
     sigmas, steps = jnp.asarray(sigmas, x0.dtype), jnp.asarray(steps, x0.dtype)
 
     def level(carry, inp):
-        x, aux = carry
         sigma, eta, i = inp
-        k = jr.fold_in(key, i)
-        if refit is not None:
-            aux = refit(aux, x, sigma, jr.fold_in(k, 1))
-        k_noise = jr.fold_in(k, 2)
 
-        def vel(y, t):
-            v = velocity(y, sigma, aux)
-            if noise > 0:
-                xi = jr.normal(jr.fold_in(k_noise, jnp.round(t).astype(jnp.int32)), y.shape, y.dtype)
-                v = v + jnp.sqrt(2.0 * noise / eta) * xi
-            return eta * v
+        def one_block(carry, j):
+            x, aux = carry
+            k = jr.fold_in(jr.fold_in(key, i), j)
+            if refit is not None:
+                aux = refit(aux, x, sigma, jr.fold_in(k, 1))
+            k_noise = jr.fold_in(k, 2)
 
-        x, _ = solvers.integrate_flow(vel, x, step_size=1.0, n_steps=steps_per_level)
-        return (x, aux), x
+            def vel(y, t):
+                v = velocity(y, sigma, aux)
+                if noise > 0:
+                    xi = jr.normal(jr.fold_in(k_noise, jnp.round(t).astype(jnp.int32)), y.shape, y.dtype)
+                    v = v + jnp.sqrt(2.0 * noise / eta) * xi
+                return eta * v
+
+            x, _ = solvers.integrate_flow(vel, x, step_size=1.0, n_steps=block)
+            return (x, aux), None
+
+        carry, _ = jax.lax.scan(one_block, carry, jnp.arange(steps_per_level // block))
+        return carry, carry[0]
 
     idx = jnp.arange(sigmas.shape[0])
     (x, aux), path = jax.lax.scan(level, (x0, aux), (sigmas, steps, idx))

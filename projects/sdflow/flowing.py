@@ -33,7 +33,8 @@ def particles(cfg, mesh, workdir, target_train):
         x0 = jax.lax.with_sharding_constraint(x0, sharding)
         v = lambda x, s, a: velocity(jax.lax.with_sharding_constraint(x, sharding), s, a)  # noqa: E731
         _, path, _, _ = flow.anneal(x0, sig, steps, steps_per_level=f.steps_per_level, velocity=v,
-                                    noise=f.noise, key=key, refit=refit, aux=aux)  # fmt: skip
+                                    noise=f.noise, key=key, refit=refit,
+                                    refit_every=cfg.learned.refit_every, aux=aux)  # fmt: skip
         return path
 
     key = jax.random.key(cfg.seed + 1)

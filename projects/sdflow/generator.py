@@ -21,12 +21,15 @@ from . import components
 
 
 def build(cfg, shape, key):
-    m = ConfigDict(dict(name="mlp", dim=math.prod(shape), width=cfg.generator.width, depth=cfg.generator.depth))
+    """G: latent z (the source's shape) -> a sample; the registry's gan_mlp (ReLU: sharp splits between modes)."""
+    g = cfg.generator
+    m = ConfigDict(dict(name="gan_mlp", in_dim=math.prod(shape), out_shape=tuple(shape), width=g.width,
+                        depth=g.depth, activation=g.activation))  # fmt: skip
     return nets.build(m, key)
 
 
 def apply(model, z):
-    return jax.vmap(lambda zi: model(zi, jnp.zeros((), zi.dtype)))(z)
+    return jax.vmap(model)(z)
 
 
 class LatentBatches:
