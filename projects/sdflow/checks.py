@@ -62,6 +62,10 @@ def validate(cfg, workdir: str, mode: str):
     learned = "learned" in (cfg.proxy.target, cfg.proxy.source)
     if learned and cfg.learned.batch_size % n_dev:
         raise ValueError(f"learned.batch_size={cfg.learned.batch_size} must be a multiple of the {n_dev} devices")
+    every = cfg.learned.refit_every
+    if cfg.proxy.source == "learned" and (every < 0 or (every and f.steps_per_level % every)):
+        raise ValueError(f"learned.refit_every={every} must be 0 (once per level) or divide flow.steps_per_level="
+                         f"{f.steps_per_level}")  # fmt: skip
     if mode == "flow" and f.method == "generator" and not os.path.isdir(os.path.join(workdir, "checkpoints")):
         raise ValueError(f"--workdir={workdir!r} has no trained generator: run --mode=train first")
     if mode == "flow" and learned and not os.path.isdir(os.path.join(workdir, "checkpoints")):

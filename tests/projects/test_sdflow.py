@@ -96,6 +96,7 @@ def test_kernel_flow_reaches_25_gaussians_deterministic_and_sharded(tmp_path):
         ({"target.n": 0}, "empty"),
         ({"source.name": "digits"}, "same data shape"),
         ({"proxy.target": "exact", "target.name": "swissroll"}, "Gaussian-mixture"),
+        ({"proxy.source": "learned", "learned.refit_every": 3}, "refit_every"),
     ],
 )
 def test_bad_input_one_line_error_and_nothing_written(tmp_path, override, message):
@@ -103,3 +104,64 @@ def test_bad_input_one_line_error_and_nothing_written(tmp_path, override, messag
     with pytest.raises(ValueError, match=message) as e:
         checks.validate(_tiny(**override), workdir, "flow")
     assert "\n" not in str(e.value) and not os.path.exists(workdir)
+
+
+def _learned_tiny():
+    return _tiny(**{"proxy.target": "learned", "proxy.source": "learned", "learned.width": 64, "learned.depth": 2,
+                    "learned.n_steps": 400, "learned.batch_size": 128, "learned.log_every": 200,
+                    "learned.checkpoint_every": 200, "learned.refit_steps": 2, "flow.sigma_max": 4.0})  # fmt: skip
+
+
+def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path):
+    """Both score nets trained by DSM, the source net re-fitted on the particles every step, then the flow."""
+    from projects.sdflow import training
+    from tests.projects._ncsn_helpers import mesh_of
+
+    cfg, workdir = _learned_tiny(), str(tmp_path / "run")
+    with pytest.raises(ValueError, match="no trained target score net"):
+        proxies.from_config(cfg, components.target_samples(cfg, "train"), workdir)
+    assert training.run(cfg, workdir, mesh_of(1)) == ["target", "source"]
+    _, record = flowing.run(cfg, workdir, mesh_of(1))
+    assert record["nfe"] == 30 and os.path.isfile(os.path.join(workdir, "flow", "particles.png"))
+    result = evaluation.run(cfg, workdir, mesh_of(1))
+    first, last = result["levels"][0]["swd"], result["final_swd"]
+    assert last < 0.5 * first, (first, last)
+    again, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, components.target_samples(cfg, "train"))
+    np.testing.assert_array_equal(again[-1], np.load(os.path.join(workdir, "flow", "path.npz"))["path"][-1])
+
+
+def test_stale_source_net_diverges_and_refit_keeps_it_bounded(tmp_path):
+    """Why the source net is re-fitted every step: frozen, it keeps pushing particles out (q_sigma stays N(0, I))."""
+    from projects.sdflow import training
+    from tests.projects._ncsn_helpers import mesh_of
+
+    cfg, workdir = _learned_tiny(), str(tmp_path / "run")
+    training.run(cfg, workdir, mesh_of(1))
+    target = components.target_samples(cfg, "train")
+    refit, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, target)
+    cfg.learned.refit_steps = 0
+    frozen, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, target)
+    assert np.abs(refit[-1]).max() < 8 < np.abs(frozen[-1]).max()
+
+
+def test_generator_is_a_one_step_sampler_and_resumes(tmp_path):
+    from configs.sdflow import gauss_to_25gaussians_generator
+    from projects.sdflow import generator, training
+    from tests.projects._ncsn_helpers import mesh_of
+
+    cfg = gauss_to_25gaussians_generator.get_config()
+    # the batch is the q proxy: it needs many samples (BENCHMARKS.md), so 1000 here, 5 levels x 200 steps
+    cfg.flow.n_particles, cfg.target.n, cfg.target.n_test, cfg.generator.batch_size = 1000, 1000, 1000, 1000
+    cfg.flow.n_levels, cfg.generator.steps_per_level, cfg.generator.width = 5, 200, 128
+    cfg.generator.checkpoint_every, cfg.eval.n_projections = 500, 64
+    workdir = str(tmp_path / "run")
+    assert training.run(cfg, workdir, mesh_of(1)) == ["generator"]
+    path, record = flowing.run(cfg, workdir, mesh_of(1))
+    assert record["nfe"] == 1 and path.shape == (2, 1000, 2)
+    result = evaluation.run(cfg, workdir, mesh_of(1))
+    assert result["final_swd"] < 0.85 * result["levels"][0]["swd"], result
+    model = generator.restore(cfg, (2,), workdir)
+    training.run(cfg, workdir, mesh_of(1))  # already at the last step: nothing changes
+    again = generator.restore(cfg, (2,), workdir)
+    z = components.source_samples(cfg)
+    np.testing.assert_array_equal(generator.apply(model, z), generator.apply(again, z))
