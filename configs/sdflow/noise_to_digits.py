@@ -8,7 +8,7 @@ def get_config():
     c.source.name = "gaussian"
     c.target.name = "digits"
     c.target.n = 1437  # the whole train split
-    c.target.n_test = 360
+    c.target.n_test = 359  # the whole test split
     c.flow.n_particles = 512
     c.flow.sigma_max = 8.0
     c.flow.sigma_min = 0.3

@@ -16,7 +16,7 @@ def _images(name: str, path: str, split: str) -> np.ndarray:
     try:
         img, _ = data.load_digits(split) if name == "digits" else data.load_cifar10(path, split)
     except ValueError as e:  # the library names its own field; ours is target.path / source.path
-        raise ValueError(str(e).replace("--config.data.path", "--config.target.path")) from None
+        raise ValueError(str(e).replace("data.path", "target.path")) from None
     return data.scale(img, True).transpose(0, 3, 1, 2).astype(np.float32)
 
 

@@ -165,3 +165,21 @@ def test_generator_is_a_one_step_sampler_and_resumes(tmp_path):
     again = generator.restore(cfg, (2,), workdir)
     z = components.source_samples(cfg)
     np.testing.assert_array_equal(generator.apply(model, z), generator.apply(again, z))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["gauss_to_25gaussians", "gauss_to_swissroll", "gaussians25_to_swissroll", "noise_to_digits",
+     "gauss_to_25gaussians_generator", "cifar10"],
+)  # fmt: skip
+def test_every_shipped_config_validates_and_cifar_names_its_flag(tmp_path, name):
+    import importlib
+
+    cfg = importlib.import_module(f"configs.sdflow.{name}").get_config()
+    workdir = str(tmp_path / "run")
+    if name == "cifar10":
+        with pytest.raises(ValueError, match=r"^target\.path is not set.*--config\.target\.path=PATH$"):
+            checks.validate(cfg, workdir, "flow")
+    else:
+        checks.validate(cfg, workdir, "train")
+    assert not os.path.exists(workdir)
