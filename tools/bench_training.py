@@ -3,6 +3,7 @@
     python tools/bench_training.py            # digits and a CIFAR-shaped config (synthetic archive)
     python tools/bench_training.py --quick
     python tools/bench_training.py --full-cifar   # also configs/cifar.py itself (NCSN++, 62.8 M parameters) at batch 4
+    python tools/bench_training.py --blocks=24    # more interleaved blocks: the ratio's noise is a few percent
 
 For each config: seconds to the first step (trace + compile), then blocks of steps fed by
 the real pipeline (grain: shuffle, gather, scale, host->device) and by a synthetic batch
@@ -85,8 +86,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--full-cifar", action="store_true", help="also time configs/cifar.py at batch 4 (slow on CPU)")
+    p.add_argument("--blocks", type=int, default=8, help="interleaved blocks per input (more: a steadier ratio)")
     args = p.parse_args()
-    blocks, per = (4, 5) if args.quick else (8, 20)
+    blocks, per = (4, 5) if args.quick else (args.blocks, 20)
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(0)
         archive = data.write_cifar10_archive(

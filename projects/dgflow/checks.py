@@ -4,20 +4,9 @@ import os
 
 import jax
 
-from scoresde import parallel, refine
+from scoresde import checkpoint, parallel, refine
 
 from . import components, evaluation, training
-
-
-def _check_workdir(workdir: str) -> None:
-    path = os.path.abspath(workdir)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--workdir={workdir!r} exists and is not a folder")
-    probe = path
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
 
 
 def _choice(name: str, value, choices) -> None:
@@ -61,7 +50,7 @@ def check_config(cfg) -> None:
 
 def validate(cfg, workdir: str, mode: str):
     """Check the workdir, the config, the data and (refine/eval) the checkpoints; return the device mesh."""
-    _check_workdir(workdir)
+    checkpoint.check_workdir(workdir)
     check_config(cfg)
     mesh = parallel.make_mesh(fsdp=cfg.parallel.fsdp)
     n_dev = jax.device_count()

@@ -4,20 +4,13 @@ import os
 
 import jax
 
-from scoresde import metrics, parallel
+from scoresde import checkpoint, metrics, parallel
 
 from . import components, sampling
 
 
 def _check_workdir(workdir: str, mode: str) -> None:
-    path = os.path.abspath(workdir)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--workdir={workdir!r} exists and is not a folder")
-    probe = path
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
+    path = checkpoint.check_workdir(workdir)
     if mode != "train" and not os.path.isdir(os.path.join(path, "checkpoints")):
         raise ValueError(f"--workdir={workdir!r} has no checkpoints: run --mode=train first")
 

@@ -4,24 +4,13 @@ import os
 
 import jax
 
-from scoresde import parallel
+from scoresde import checkpoint, parallel
 
 from . import components
 
 TARGET_PROXIES = ("kernel", "learned", "exact")
 SOURCE_PROXIES = ("kernel", "learned")
 METHODS = ("particles", "generator")
-
-
-def _check_workdir(workdir: str) -> None:
-    path = os.path.abspath(workdir)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--workdir={workdir!r} exists and is not a folder")
-    probe = path
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"--workdir={workdir!r} is not writable ({probe} does not allow writing)")
 
 
 def _choice(name, value, choices):
@@ -36,7 +25,7 @@ def _positive_int(name, value):
 
 def validate(cfg, workdir: str, mode: str):
     """Check the workdir, the config and the data (shapes, non-empty sets, schedule, step); return the mesh."""
-    _check_workdir(workdir)
+    checkpoint.check_workdir(workdir)
     f = cfg.flow
     _choice("flow.method", f.method, METHODS)
     _choice("proxy.target", cfg.proxy.target, TARGET_PROXIES)

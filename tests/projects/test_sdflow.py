@@ -126,8 +126,11 @@ def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path):
     result = evaluation.run(cfg, workdir, mesh_of(1))
     first, last = result["levels"][0]["swd"], result["final_swd"]
     assert last < 0.5 * first, (first, last)
-    again, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, components.target_samples(cfg, "train"))
+    target = components.target_samples(cfg, "train")
+    again, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, target)
     np.testing.assert_array_equal(again[-1], np.load(os.path.join(workdir, "flow", "path.npz"))["path"][-1])
+    sharded, _, _, _ = flowing.particles(cfg, mesh_of(8), workdir, target)  # particles over 8 devices
+    np.testing.assert_allclose(sharded[-1], again[-1], rtol=1e-3, atol=1e-3)
 
 
 def test_stale_source_net_diverges_and_refit_keeps_it_bounded(tmp_path):

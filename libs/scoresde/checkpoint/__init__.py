@@ -2,5 +2,6 @@
 
 from ._manager import Checkpointer
 from ._preemption import PreemptionGuard
+from ._workdir import check_workdir
 
-__all__ = ["Checkpointer", "PreemptionGuard"]
+__all__ = ["Checkpointer", "PreemptionGuard", "check_workdir"]
