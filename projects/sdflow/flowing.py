@@ -37,7 +37,12 @@ def particles(cfg, mesh, workdir, target_train):
                                     refit_every=cfg.learned.refit_every, aux=aux)  # fmt: skip
         return path
 
-    key = jax.random.key(cfg.seed + 1)
+    # the key and the learned source net's state live on every device of the mesh (restored arrays and keys
+    # may otherwise be committed to one device, which jit refuses beside the sharded particles)
+    rep = parallel.replicated(mesh)
+    key = parallel.shard_tree(jax.random.key(cfg.seed + 1), rep)
+    if aux is not None:
+        aux = parallel.shard_tree(aux, jax.tree.map(lambda _: rep, aux))
     t = time.perf_counter()
     path = jax.block_until_ready(run(x0, key, aux))
     seconds = time.perf_counter() - t
