@@ -141,3 +141,28 @@ def test_no_recompilation_after_the_first_step():
     for b in _batches(4):
         state, _ = jitted(state, parallel.global_batch(b, mesh))
     assert len(traces) == 1
+
+
+def test_quiet_orbax_logs_drops_only_orbax_info_and_check_workdir(tmp_path):
+    import logging as pylogging
+
+    from scoresde import checkpoint
+
+    checkpoint.quiet_orbax_logs()
+    checkpoint.quiet_orbax_logs()  # idempotent
+    absl_logger = pylogging.getLogger("absl")
+    assert sum(type(f).__name__ == "_DropOrbaxInfo" for f in absl_logger.filters) == 1
+
+    def record(level, path):
+        return pylogging.LogRecord("absl", level, path, 1, "msg", None, None)
+
+    keep = absl_logger.filter
+    assert not keep(record(pylogging.INFO, "/site-packages/orbax/checkpoint/checkpoint_manager.py"))
+    assert keep(record(pylogging.WARNING, "/site-packages/orbax/checkpoint/checkpoint_manager.py"))
+    assert keep(record(pylogging.INFO, "/work/projects/ncsn/training.py"))
+
+    assert checkpoint.check_workdir(str(tmp_path / "a" / "b")) == str(tmp_path / "a" / "b")
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        checkpoint.check_workdir(str(tmp_path / "file"))

@@ -32,9 +32,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from scoresde import parallel
+    from scoresde import checkpoint, parallel
 
     parallel.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
+    checkpoint.quiet_orbax_logs()
     from projects.sdflow import checks, evaluation, flowing, training
 
     cfg, workdir, mode = _CONFIG.value, _WORKDIR.value, _MODE.value

@@ -2,6 +2,7 @@
 
 from ._manager import Checkpointer
 from ._preemption import PreemptionGuard
+from ._quiet import quiet_orbax_logs
 from ._workdir import check_workdir
 
-__all__ = ["Checkpointer", "PreemptionGuard", "check_workdir"]
+__all__ = ["Checkpointer", "PreemptionGuard", "check_workdir", "quiet_orbax_logs"]
