@@ -8,6 +8,8 @@ import jax
 import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from scoresde import parallel
 
@@ -15,8 +17,8 @@ from . import components, flow, generator, plots, proxies
 
 
 def _to_host(x):
-    """The full (global) value on every host."""
-    return np.asarray(multihost_utils.process_allgather(x)) if jax.process_count() > 1 else np.asarray(x)
+    """The full (global) value on every host (tiled: a global array is gathered whole, not stacked per process)."""
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True)) if jax.process_count() > 1 else np.asarray(x)
 
 
 def particles(cfg, mesh, workdir, target_train):
@@ -35,7 +37,8 @@ def particles(cfg, mesh, workdir, target_train):
         _, path, _, _ = flow.anneal(x0, sig, steps, steps_per_level=f.steps_per_level, velocity=v,
                                     noise=f.noise, key=key, refit=refit,
                                     refit_every=cfg.learned.refit_every, aux=aux)  # fmt: skip
-        return path
+        # (levels + 1, particles, ...): particles stay split over the devices, levels are not
+        return jax.lax.with_sharding_constraint(path, NamedSharding(mesh, P(None, *sharding.spec)))
 
     # the key and the learned source net's state live on every device of the mesh (restored arrays and keys
     # may otherwise be committed to one device, which jit refuses beside the sharded particles)
