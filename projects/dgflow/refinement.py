@@ -25,8 +25,8 @@ def make_refiner(cfg, generator, logit):
     """(z0, key) -> ({method: samples}, {method: data-space paths of the first n_paths particles (2-D)})."""
     r = cfg.refine
     toy = cfg.data.name == "toy2d"
-    n_saves = r.n_saves if toy else 0
     n_paths = min(r.n_paths, r.batch_size)
+    n_saves = r.n_saves if toy and n_paths > 0 else 0  # refine.n_paths = 0: no particle paths at all
 
     def to_data(path, latent_space):
         path = path[:, :n_paths]

@@ -199,3 +199,40 @@ def test_cli_refine_without_training_exits_with_one_error_line(tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and "run --mode=train first" in last, out.stderr[-1500:]
     assert not os.path.exists(workdir)
+
+
+def _dgflow_cli(workdir, mode, *extra, devices: int):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1",
+                "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"})  # fmt: skip
+    args = ["--config=configs/dgflow/grid25.py", f"--workdir={workdir}", f"--mode={mode}",
+            "--config.training.n_steps=20", "--config.training.checkpoint_every=20", "--config.training.log_every=10",
+            "--config.training.batch_size=64", "--config.data.n_train=1000", "--config.data.n_test=500",
+            "--config.refine.n_samples=256", "--config.refine.batch_size=128", "--config.refine.n_steps=5",
+            "--config.refine.n_paths=0", *extra]  # fmt: skip
+    cmd = [sys.executable, os.path.join(ROOT, "projects", "dgflow", "main.py"), *args]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_process_distributed_train_and_refine_match_one_process(tmp_path):
+    """WGAN-GP training and DGflow/DDLS refinement over 2 processes x 4 devices = 1 process x 8 devices."""
+    import socket
+
+    def run(workdir, distributed):
+        for mode in ("train", "refine"):
+            if distributed:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", 0))
+                    port = s.getsockname()[1]
+                flags = [f"--coordinator=127.0.0.1:{port}", "--num_processes=2"]
+                procs = [_dgflow_cli(workdir, mode, *flags, f"--process_id={i}", devices=4) for i in range(2)]
+            else:
+                procs = [_dgflow_cli(workdir, mode, devices=8)]
+            logs = [p.communicate(timeout=600)[1] for p in procs]
+            assert all(p.returncode == 0 for p in procs), "\n".join(log[-1500:] for log in logs)
+        return np.load(os.path.join(workdir, "refine", "samples.npz"))
+
+    dist, single = run(str(tmp_path / "dist"), True), run(str(tmp_path / "single"), False)
+    assert sorted(dist.files) == sorted(single.files)
+    for name in single.files:
+        np.testing.assert_allclose(dist[name], single[name], rtol=1e-4, atol=1e-4, err_msg=name)
