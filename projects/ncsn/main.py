@@ -30,7 +30,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from scoresde import checkpoint, parallel
+    from scoresde import checkpoint, parallel, train
 
     parallel.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
     checkpoint.quiet_orbax_logs()
@@ -41,13 +41,16 @@ def main(argv):
         mesh = checks.validate(cfg, workdir, _MODE.value)
     except ValueError as e:
         sys.exit(f"error: {str(e).splitlines()[0]}")
-    if _MODE.value == "train":
-        _, stopped = training.run(cfg, workdir, mesh)
-        logging.info("stopped by SIGTERM after saving" if stopped else "training finished")
-    elif _MODE.value == "sample":
-        sampling_mode.run(cfg, workdir, mesh)
-    else:
-        evaluation.run(cfg, workdir, mesh)
+    try:
+        if _MODE.value == "train":
+            _, stopped = training.run(cfg, workdir, mesh)
+            logging.info("stopped by SIGTERM after saving" if stopped else "training finished")
+        elif _MODE.value == "sample":
+            sampling_mode.run(cfg, workdir, mesh)
+        else:
+            evaluation.run(cfg, workdir, mesh)
+    except train.NonFiniteLossError as e:  # the last good checkpoint stays; say so in one line
+        sys.exit(f"error: {str(e).splitlines()[0]}")
 
 
 if __name__ == "__main__":

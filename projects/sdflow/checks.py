@@ -51,6 +51,20 @@ def validate(cfg, workdir: str, mode: str):
     learned = "learned" in (cfg.proxy.target, cfg.proxy.source)
     if learned and cfg.learned.batch_size % n_dev:
         raise ValueError(f"learned.batch_size={cfg.learned.batch_size} must be a multiple of the {n_dev} devices")
+    if learned:
+        for name in ("n_steps", "batch_size", "log_every", "checkpoint_every", "n_sigmas"):
+            _positive_int(f"learned.{name}", cfg.learned[name])
+    if cfg.proxy.source == "learned":
+        r = cfg.learned
+        if isinstance(r.refit_steps, bool) or not isinstance(r.refit_steps, int) or r.refit_steps < 0:
+            raise ValueError(f"learned.refit_steps={r.refit_steps!r} must be an integer >= 0")
+        if not 0 <= r.refit_batch <= f.n_particles:
+            raise ValueError(f"learned.refit_batch={r.refit_batch} must be in [0, flow.n_particles={f.n_particles}]")
+    if f.method == "generator":
+        if f.noise > 0:
+            raise ValueError(f"flow.noise={f.noise}: the generator regresses onto noise-free SD-flow updates; use 0")
+        for name in ("width", "depth", "batch_size", "steps_per_level", "log_every", "checkpoint_every"):
+            _positive_int(f"generator.{name}", cfg.generator[name])
     every = cfg.learned.refit_every
     if cfg.proxy.source == "learned" and (every < 0 or (every and f.steps_per_level % every)):
         raise ValueError(f"learned.refit_every={every} must be 0 (once per level) or divide flow.steps_per_level="

@@ -2,9 +2,9 @@
 
 One `lax.scan` over the levels; inside a level the core's `integrate_flow` takes the Euler steps
 (unit time step, the velocity scaled by eta_l). Optional noise adds sqrt(2 gamma eta_l) xi per step,
-xi drawn from fold_in(key, level, block, step), so a seed fixes the run. A learned source score is
-re-fitted on the current particles every `refit_every` steps (`refit`): a level is then a scan over
-blocks of refit_every Euler steps, each block starting with a refit.
+xi drawn from fold_in(fold_in(fold_in(key, level), block), 2) folded with the step, so a seed fixes
+the run. A learned source score is re-fitted on the current particles every `refit_every` steps
+(`refit`): a level is then a scan over blocks of refit_every Euler steps, each starting with a refit.
 """
 
 import jax

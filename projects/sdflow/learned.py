@@ -1,8 +1,9 @@
 """Learned proxy scores: sigma-conditioned MLP score nets trained by multi-sigma DSM with the library's training code.
 
 The target net is trained once on the target samples (--mode=train); the source net is trained
-on the initial particles and then re-fitted on the moving particles at every level of the flow
-(a few DSM steps at that level's sigma, inside the jitted flow).
+on the initial particles and then re-fitted on the moving particles inside the jitted flow:
+learned.refit_steps DSM steps at the current sigma before every learned.refit_every flow steps
+(default 1: every step; 0: once per level).
 """
 
 import math

@@ -32,7 +32,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from scoresde import checkpoint, parallel
+    from scoresde import checkpoint, parallel, train
 
     parallel.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
     checkpoint.quiet_orbax_logs()
@@ -47,7 +47,7 @@ def main(argv):
             flowing.run(cfg, workdir, mesh)
         else:
             evaluation.run(cfg, workdir, mesh)
-    except ValueError as e:
+    except (ValueError, train.NonFiniteLossError) as e:
         sys.exit(f"error: {str(e).splitlines()[0]}")
 
 

@@ -158,6 +158,14 @@ def test_bad_inputs_in_process(tmp_path):
     fails(tiny_toy_config(), "no checkpoints", mode="sample")
 
 
+def test_cli_non_finite_loss_is_one_error_line_and_a_non_zero_exit(tmp_path):
+    out = run_cli(toy_cli_args(str(tmp_path / "nan"), "--config.training.n_steps=20", "--config.optim.lr=1e30",
+                               "--config.optim.grad_clip=0.0", "--config.training.checkpoint_every=10"))  # fmt: skip
+    assert out.returncode != 0
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert errors and "non-finite" in errors[0] and "Traceback" not in out.stderr, out.stderr[-1500:]
+
+
 def test_non_finite_loss_stops_without_writing_a_bad_checkpoint(tmp_path):
     cfg = tiny_toy_config(
         **{"training.n_steps": 40, "training.checkpoint_every": 10, "optim.lr": 1e30, "optim.grad_clip": 0.0}

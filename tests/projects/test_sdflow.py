@@ -44,6 +44,20 @@ def test_exact_velocity_is_the_analytic_score_difference():
     np.testing.assert_allclose(v, ref, rtol=1e-4, atol=1e-4)
 
 
+def test_denoiser_form_of_the_velocity_equals_the_score_form():
+    """v = (D_p - D_q) / sigma^2 with Tweedie denoisers of the two sample sets (DESIGN section 3)."""
+    y = jax.random.normal(jax.random.key(5), (300, 2)) * 2
+    x = jax.random.normal(jax.random.key(6), (64, 2))
+    sigma = 0.6
+    chunks = dict(chunk_size=128, query_chunk=32)
+    by_score = proxies.velocity(proxies.kernel_score(y, **chunks), proxies.kernel_self_score(**chunks))(x, sigma)
+    d_p = lambda z, s: oracle.empirical_denoiser(z, y, s, **chunks)  # noqa: E731
+    d_q = lambda z, s: oracle.empirical_denoiser(z, z, s, **chunks)  # noqa: E731
+    by_denoiser = proxies.denoiser_velocity(d_p, d_q)(x, sigma)
+    np.testing.assert_allclose(by_denoiser, by_score, rtol=1e-4, atol=1e-4)
+    assert float(jnp.abs(by_score).max()) > 0.1
+
+
 def test_kl_between_proxies_decreases_monotonically_for_small_eta():
     p = oracle.grid_mixture()
     x = jax.random.normal(jax.random.key(1), (200, 2))
@@ -97,6 +111,11 @@ def test_kernel_flow_reaches_25_gaussians_deterministic_and_sharded(tmp_path):
         ({"source.name": "digits"}, "same data shape"),
         ({"proxy.target": "exact", "target.name": "swissroll"}, "Gaussian-mixture"),
         ({"proxy.source": "learned", "learned.refit_every": 3}, "refit_every"),
+        ({"proxy.source": "learned", "learned.refit_steps": -1}, "learned.refit_steps"),
+        ({"proxy.source": "learned", "learned.refit_batch": 10**6}, "learned.refit_batch"),
+        ({"proxy.target": "learned", "learned.log_every": 0}, "learned.log_every"),
+        ({"flow.method": "generator", "flow.noise": 0.1}, "flow.noise"),
+        ({"flow.method": "generator", "generator.steps_per_level": 0}, "generator.steps_per_level"),
     ],
 )
 def test_bad_input_one_line_error_and_nothing_written(tmp_path, override, message):

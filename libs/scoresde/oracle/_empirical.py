@@ -22,6 +22,11 @@ def _flat(x: Array) -> Array:
     return x.reshape(x.shape[0], -1)
 
 
+# full float32 matmuls: bf16/TF32 passes (TPU/GPU defaults) put errors of order 0.1-1 into the logits of
+# 3072-D images, which skews the softmax weights
+_HI = jax.lax.Precision.HIGHEST
+
+
 def _stream(x: Array, y: Array, inv_two_var: Array, chunk_size: int):
     """Running (max, sum of exp, exp-weighted sum of y) over y chunks for one query batch x (b, D).
 
@@ -38,12 +43,18 @@ def _stream(x: Array, y: Array, inv_two_var: Array, chunk_size: int):
     def body(carry, chunk):
         run_max, run_sum, run_y = carry
         yj, ok = chunk
-        logits = (x @ yj.T - 0.5 * jnp.sum(yj**2, axis=1)[None]) * (2.0 * inv_two_var[:, None])
+        logits = (jnp.matmul(x, yj.T, precision=_HI) - 0.5 * jnp.sum(yj**2, axis=1)[None]) * (
+            2.0 * inv_two_var[:, None]
+        )
         logits = jnp.where(ok[None], logits, -jnp.inf)
         new_max = jnp.maximum(run_max, jnp.max(logits, axis=1))
         scale = jnp.exp(run_max - new_max)
         e = jnp.exp(logits - new_max[:, None])
-        return (new_max, run_sum * scale + jnp.sum(e, axis=1), run_y * scale[:, None] + e @ yj), None
+        return (
+            new_max,
+            run_sum * scale + jnp.sum(e, axis=1),
+            run_y * scale[:, None] + jnp.matmul(e, yj, precision=_HI),
+        ), None
 
     init = (jnp.full((b,), -jnp.inf, x.dtype), jnp.zeros((b,), x.dtype), jnp.zeros((b, d), x.dtype))
     (run_max, run_sum, run_y), _ = jax.lax.scan(body, init, (yc, valid))
