@@ -5,7 +5,7 @@
 For each target (configs/sdflow/gauss_to_<target>.py, source N(0, I)) every row runs the project's
 own --mode=train / flow / eval code and reports the final SWD and MMD to held-out target data, the
 data-vs-data SWD (2000 train vs 2000 held-out samples), their ratio, the velocity evaluations (NFE;
-each is one score of p and one of q) and the seconds to train and to flow (compile included). Rows:
+each is one score of p and one of q) and the seconds to train and to flow (the flow's compilation excluded). Rows:
 - kernel / kernel: both proxies from samples (the target's, the particles' own);
 - learned / kernel: the target score net (multi-sigma DSM) against the particles' kernel score;
 - learned / learned: both score nets, the source net re-fitted on the moving particles
