@@ -11,12 +11,12 @@ NAMES = ("gaussian", *TOYS, "digits", "cifar10")
 MIXTURES = {"25gaussians": oracle.grid_mixture, "two_modes": oracle.two_mode_mixture}
 
 
-def _images(name: str, path: str, split: str) -> np.ndarray:
-    """float32 NCHW images in [-1, 1]."""
+def _images(name: str, path: str, split: str, side: str) -> np.ndarray:
+    """float32 NCHW images in [-1, 1]; `side` ('target' or 'source') names the path field in errors."""
     try:
         img, _ = data.load_digits(split) if name == "digits" else data.load_cifar10(path, split)
-    except ValueError as e:  # the library names its own field; ours is target.path / source.path
-        raise ValueError(str(e).replace("data.path", "target.path")) from None
+    except ValueError as e:  # the library names its own field
+        raise ValueError(str(e).replace("data.path", f"{side}.path")) from None
     return data.scale(img, True).transpose(0, 3, 1, 2).astype(np.float32)
 
 
@@ -30,7 +30,7 @@ def target_samples(cfg, split: str) -> np.ndarray:
         raise ValueError(f"target.{'n' if split == 'train' else 'n_test'}={n}: the target sample set is empty")
     if t.name in TOYS:
         return data.toy2d(t.name, n, seed=cfg.seed + (10 if split == "train" else 11))
-    x = _images(t.name, t.path, split)
+    x = _images(t.name, t.path, split, "target")
     if len(x) < n:
         raise ValueError(f"target.{'n' if split == 'train' else 'n_test'}={n} exceeds the {len(x)} {split} images")
     return x[:n]
@@ -57,7 +57,7 @@ def source_samples(cfg) -> np.ndarray:
         return (s.std * rng.standard_normal((n, *data_shape(cfg)))).astype(np.float32)
     if s.name in TOYS:
         return data.toy2d(s.name, n, seed=cfg.seed + 21)
-    x = _images(s.name, s.path, "train")
+    x = _images(s.name, s.path, "train", "source")
     if len(x) < n:
         raise ValueError(f"flow.n_particles={n} exceeds the {len(x)} source images")
     return x[:n]

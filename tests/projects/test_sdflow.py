@@ -207,6 +207,13 @@ def test_every_shipped_config_validates_and_cifar_names_its_flag(tmp_path, name)
     assert not os.path.exists(workdir)
 
 
+def test_cifar_source_without_the_archive_names_source_path(tmp_path):
+    cfg = _tiny(**{"source.name": "cifar10", "target.name": "cifar10", "target.path": "/nonexistent/cifar.tar.gz"})
+    with pytest.raises(ValueError, match=r"source\.path|target\.path") as e:
+        components.source_samples(cfg)
+    assert "source.path" in str(e.value) and "target.path" not in str(e.value)
+
+
 def _sdflow_cli(workdir, *extra, devices: int):
     import subprocess
 
