@@ -1,20 +1,21 @@
 """DDPM++ (VP, continuous) at score_sde's CIFAR-10 settings (configs/vp/cifar10_ddpmpp_continuous.py).
 
-NCSN++ code without FIR or progressive input and with a positional embedding; about 61.80 M parameters.
+NCSN++ code without FIR or progressive input and with a positional embedding (the `ddpmpp` defaults);
+centred data, condition on 999 t, score = -net / std. About 61.80 M parameters.
 """
 
 import ml_collections
 
-from configs.models import ncsnpp_cifar
+from configs.models.fields import model_config
 
 
 def get_config() -> ml_collections.ConfigDict:
-    model = ncsnpp_cifar.get_config()
-    model.name = "ddpmpp"
-    model.fir = False
-    model.progressive_input = "none"
-    model.embedding_type = "positional"
-    # How score_sde uses this network with the VP / sub-VP SDE: condition on 999 t, score = -net / std.
-    model.conditioning = "t999"
-    model.parameterization = "eps"
-    return model
+    return model_config(
+        "ddpmpp",
+        num_channels=3,
+        num_classes=0,
+        dropout=0.1,
+        centered=True,
+        conditioning="t999",
+        parameterization="eps",
+    )

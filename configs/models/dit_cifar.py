@@ -5,35 +5,27 @@ paper's ImageNet-256 models (32x32x4 latents, patch 2), where patch 2 beat patch
 at equal model size (Peebles & Xie 2023, Fig. 6; FID falls as Gflops rise). S (12 layers, width
 384, 6 heads, ~33M parameters) is the width that a CIFAR-sized budget can train; DiT-S/4
 (`--config.model.patch_size=4`, 64 tokens) costs about 4x fewer FLOPs per step and is the choice
-for quick CPU runs.
+for quick CPU runs. Preset S with patch 2 is the `dit` default; depth / hidden_size / num_heads
+override the preset when set (e.g. --config.model.depth=6).
 
-Use as the `model` entry of an experiment config:  config.model = dit_cifar.get_config().
 The reference model feeds the timestep embedding integer DDPM steps (0..999), so condition on
 `t999` (or log sigma), not on t in [0, 1].
 """
 
 import ml_collections
-from ml_collections.config_dict import placeholder
+
+from configs.models.fields import model_config
 
 
 def get_config() -> ml_collections.ConfigDict:
-    m = ml_collections.ConfigDict()
-    m.name = "dit"
-    m.image_size = 32
-    m.num_channels = 3
-    m.preset = "S"  # depth 12, hidden 384, 6 heads
-    # set any of these to override the preset (placeholders: None unless given, e.g. --config.model.depth=6)
-    m.depth = placeholder(int)
-    m.hidden_size = placeholder(int)
-    m.num_heads = placeholder(int)
-    m.patch_size = 2
-    m.mlp_ratio = 4.0
-    m.num_classes = 10  # + 1 null class (row 10) for classifier-free guidance
-    m.class_dropout = 0.1
-    m.learn_sigma = False  # our objectives (DSM / eps) do not learn the variance
-    m.remat = False
-    m.compute_dtype = "float32"  # 'bfloat16' on accelerators (parameters stay float32)
-    # how the score wrapper should use this net (read by the training code, ignored by nets.build)
-    m.parameterization = "eps"
-    m.conditioning = "t999"
-    return m
+    return model_config(
+        "dit",
+        num_channels=3,
+        num_classes=10,  # + 1 null class (row 10) for classifier-free guidance
+        class_dropout=0.1,
+        dropout=0.0,  # DiT has no dropout; named because the training code reads it
+        centered=True,
+        compute_dtype="float32",  # 'bfloat16' on accelerators (parameters stay float32)
+        parameterization="eps",
+        conditioning="t999",
+    )

@@ -57,12 +57,14 @@ def test_noise_conditions():
 
 def test_mlp_registry_shapes_jit_vmap_grad():
     net = nets.build(ConfigDict(dict(name="mlp", dim=3, width=32, depth=2)), jax.random.key(0))
-    fn = nets.score_fn_from_net(net, sdes.VPSDE())
+    fn = nets.score_fn_from_net(net, sdes.VPSDE(), parameterization="score", conditioning="t")
     x, t = jnp.ones((5, 3)), jnp.full((5,), 0.3)
     assert jax.jit(fn)(x, t).shape == (5, 3)
 
     def loss(model):
-        return jnp.sum(nets.score_fn_from_net(model, sdes.VPSDE())(x, t) ** 2)
+        return jnp.sum(
+            nets.score_fn_from_net(model, sdes.VPSDE(), parameterization="score", conditioning="t")(x, t) ** 2
+        )
 
     grads = eqx.filter_grad(loss)(net)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(eqx.filter(grads, eqx.is_array)))
@@ -85,7 +87,9 @@ def test_build_errors_name_the_field():
     with pytest.raises(ValueError, match="model.dim"):
         nets.build(ConfigDict(dict(name="mlp")), jax.random.key(0))
     with pytest.raises(ValueError, match="parameterization"):
-        nets.score_fn_from_net(None, sdes.VPSDE(), parameterization="v")
+        nets.score_fn_from_net(None, sdes.VPSDE(), parameterization="v", conditioning="t")
+    with pytest.raises(TypeError, match="conditioning"):  # no silent default: both must be said
+        nets.score_fn_from_net(None, sdes.VPSDE(), parameterization="eps")
 
 
 def test_bf16_policy_keeps_f32_parameters_and_output():

@@ -1,15 +1,10 @@
 """pytorch-fid's Inception weights without torch: read a PyTorch state_dict file and map it onto `InceptionV3`.
 
-`pt_inception-2015-12-05-6726825d.pth` is a `torch.save`d state_dict. Both of torch's formats are read:
-the zip format (torch >= 1.6: `<prefix>/data.pkl` plus one raw little-endian file per storage under
-`<prefix>/data/`) and the legacy format (a run of pickles: magic number, protocol, system info, the
-state_dict, the storage keys, then each storage as an int64 element count and its raw bytes). The
-pickles go through a restricted unpickler that accepts only what a state_dict holds (OrderedDict,
-torch's tensor-rebuild functions, typed storages by persistent id), so a tampered file cannot run code.
-A .npz with the same key names works too. `write_torch_state_dict` writes either torch format (tests).
+`pt_inception-2015-12-05-6726825d.pth` is a `torch.save`d state_dict, read by the library's torch-free
+reader (`scoresde.interop._torch_pickle`: both torch formats, restricted unpickler). A .npz with the
+same key names works too. `write_torch_state_dict` writes either torch format (tests).
 """
 
-import collections
 import functools
 import os
 import pickle
@@ -21,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..interop import _torch_pickle
 from ._inception import InceptionV3
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -46,189 +42,12 @@ _IGNORED_SUFFIX = ".num_batches_tracked"  # batch-norm bookkeeping, not used at 
 
 
 # ---- reading ----------------------------------------------------------------------------
-class _StorageType:
-    def __init__(self, name: str):
-        self.name, self.dtype = name, np.dtype(_STORAGES[name])
-
-
-class _Storage:
-    """A storage named by the file; its bytes are fetched only when a tensor is materialised."""
-
-    def __init__(self, dtype: np.dtype, key: str, numel: int, fetch):
-        self.dtype, self.key, self.numel, self._fetch, self._data = dtype, key, numel, fetch, None
-
-    def array(self) -> np.ndarray:
-        if self._data is None:
-            nbytes = self.numel * self.dtype.itemsize
-            raw = self._fetch(self.key, nbytes)
-            if len(raw) < nbytes:
-                raise ValueError(
-                    f"storage {self.key!r} holds {len(raw)} bytes, expected {nbytes}; the file is truncated"
-                )
-            self._data = np.frombuffer(raw, self.dtype.newbyteorder("<"), count=self.numel)
-        return self._data
-
-
-class _StorageView:
-    """Legacy-format view (root storage, element offset, length)."""
-
-    def __init__(self, root: _Storage, offset: int, numel: int):
-        self.dtype, self.key, self.numel, self.root, self.offset = root.dtype, root.key, numel, root, offset
-
-    def array(self) -> np.ndarray:
-        return self.root.array()[self.offset : self.offset + self.numel]
-
-
-class _Tensor:
-    def __init__(self, storage, offset: int, shape: tuple, stride: tuple):
-        self.storage, self.offset, self.shape, self.stride = storage, offset, shape, stride
-        if not all(isinstance(v, int) and v >= 0 for v in (offset, *shape, *stride)):
-            raise pickle.UnpicklingError(f"bad tensor layout offset={offset} shape={shape} stride={stride}")
-        last = offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True)) if all(shape) else offset - 1
-        if last >= storage.numel:
-            raise pickle.UnpicklingError(f"tensor of shape {shape} reaches past its storage of {storage.numel}")
-
-    def array(self) -> np.ndarray:
-        base = self.storage.array()
-        item = base.dtype.itemsize
-        view = np.lib.stride_tricks.as_strided(
-            base[self.offset :], self.shape, tuple(s * item for s in self.stride), writeable=False
-        )
-        return np.array(view, dtype=base.dtype.newbyteorder("="))
-
-
-def _rebuild_tensor(storage, offset, shape, stride, *unused):
-    return _Tensor(storage, offset, tuple(shape), tuple(stride))
-
-
-def _rebuild_parameter(data, *unused):
-    return data
-
-
-class _Unpickler(pickle.Unpickler):
-    _ALLOWED = {
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    }
-
-    def __init__(self, f, fetch=None):
-        super().__init__(f)
-        self._fetch, self.storages = fetch, {}
-
-    def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return self._ALLOWED[module, name]
-        if module == "torch" and name in _STORAGES:
-            return _StorageType(name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a PyTorch state_dict")
-
-    def persistent_load(self, pid):
-        # zip: ('storage', type, key, location, numel); legacy: the same plus view metadata.
-        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
-            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
-        stype, key, numel = pid[1], str(pid[2]), pid[4]
-        if not isinstance(stype, _StorageType) or not isinstance(numel, int) or numel < 0 or self._fetch is None:
-            raise pickle.UnpicklingError(f"unexpected storage record {pid!r}")
-        if key not in self.storages:
-            self.storages[key] = _Storage(stype.dtype, key, numel, self._fetch)
-        root = self.storages[key]
-        view = pid[5] if len(pid) == 6 else None
-        if view is not None:
-            _, offset, size = view
-            return _StorageView(root, int(offset), int(size))
-        return root
-
-
-def _read_zip(path: str, zf: zipfile.ZipFile):
-    pkl = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
-    if len(pkl) != 1:
-        raise ValueError(f"{path} is a zip file but not a PyTorch checkpoint (no <name>/data.pkl inside); {WHERE}")
-    prefix = pkl[0][: -len("data.pkl")]
-    if f"{prefix}byteorder" in zf.namelist() and zf.read(f"{prefix}byteorder").strip() != b"little":
-        raise ValueError(f"{path}: big-endian PyTorch checkpoints are not supported")
-
-    def fetch(key, nbytes):
-        name = f"{prefix}data/{key}"
-        try:
-            return zf.read(name)
-        except KeyError:
-            raise ValueError(f"storage {name!r} is missing from the zip; the file is truncated") from None
-
-    with zf.open(pkl[0]) as f:
-        return _Unpickler(f, fetch).load()
-
-
-def _read_legacy(path: str, f, with_data: bool):
-    try:
-        magic = _Unpickler(f).load()
-    except Exception:  # noqa: BLE001 - arbitrary bytes can fail in many ways; all mean "not this format"
-        magic = None
-    if magic != _LEGACY_MAGIC:
-        raise ValueError(f"{path} is neither a PyTorch checkpoint nor a .npz (bad magic number); {WHERE}")
-    if _Unpickler(f).load() != _LEGACY_PROTOCOL:
-        raise ValueError(f"{path}: unsupported legacy PyTorch protocol version")
-    info = _Unpickler(f).load()
-    if isinstance(info, dict) and not info.get("little_endian", True):
-        raise ValueError(f"{path}: big-endian PyTorch checkpoints are not supported")
-    blobs: dict[str, bytes] = {}
-    body = _Unpickler(f, lambda key, nbytes: blobs[key])
-    state = body.load()
-    if with_data:
-        for key in _Unpickler(f).load():
-            storage = body.storages.get(str(key))
-            if storage is None:
-                raise ValueError(f"{path}: storage {key!r} is listed but no tensor uses it; the file is corrupt")
-            (count,) = struct.unpack("<q", f.read(8))  # element count torch writes before each storage
-            nbytes = storage.numel * storage.dtype.itemsize
-            if count not in (storage.numel, nbytes):
-                raise ValueError(f"{path}: storage {key!r} has {count} elements, the state_dict says {storage.numel}")
-            blobs[str(key)] = f.read(nbytes)
-    return state
-
-
-def _read_torch(path: str, with_data: bool) -> dict:
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                state = _read_zip(path, zf)
-                return _materialise(path, state, with_data)
-        with open(path, "rb") as f:
-            state = _read_legacy(path, f, with_data)
-            return _materialise(path, state, with_data)
-    except (pickle.UnpicklingError, EOFError, struct.error, KeyError, zipfile.BadZipFile, TypeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{path} is not a readable PyTorch state_dict ({msg}); {WHERE}") from None
-
-
-def _materialise(path: str, state, with_data: bool) -> dict:
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not a state_dict; {WHERE}")
-    out = {}
-    for name, t in state.items():
-        if not isinstance(t, _Tensor):
-            raise ValueError(f"{path}: entry {name!r} is not a tensor; {WHERE}")
-        try:
-            out[str(name)] = t.array() if with_data else t.shape
-        except ValueError as e:
-            raise ValueError(f"{path}: key {name!r}: {e}") from None
-    return out
-
-
 def read_state_dict(path: str, *, with_data: bool = True) -> dict:
     """name -> numpy array (or just the shape, reading no tensor data) from a torch .pth or a .npz."""
-    if not os.path.isfile(path):
-        raise ValueError(f"{path} does not exist: {WHERE}")
-    with open(path, "rb") as f:
-        head = f.read(6)
-    if head.startswith(b"PK") and path.endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: (z[k] if with_data else z[k].shape) for k in z.files}
-        except (ValueError, OSError, zipfile.BadZipFile) as e:
-            raise ValueError(f"{path} is not a readable .npz ({e}); {WHERE}") from None
-    return _read_torch(path, with_data)
+    try:
+        return _torch_pickle.read_state_dict(path, with_data=with_data)
+    except ValueError as e:
+        raise ValueError(f"{str(e).splitlines()[0]}; {WHERE}") from None
 
 
 # ---- mapping onto the model -------------------------------------------------------------

@@ -17,8 +17,6 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
 
-from ._registry import register, require
-
 
 def _normalize(v):
     return v / (jnp.linalg.norm(v) + 1e-12)
@@ -191,45 +189,3 @@ class DCGANDiscriminator(eqx.Module):
         for conv in self.convs:
             h = jax.nn.leaky_relu(conv(h), 0.2)
         return self.head(h.reshape(-1)).reshape(self.out_shape)
-
-
-def _shape(cfg, field: str) -> tuple[int, ...]:
-    return tuple(int(s) for s in cfg.get(field, ()))
-
-
-@register("gan_mlp")
-def _gan_mlp(cfg, key):
-    return GANMLP(
-        require(cfg, "in_dim"),
-        _shape(cfg, "out_shape"),
-        width=cfg.get("width", 128),
-        depth=cfg.get("depth", 3),
-        activation=cfg.get("activation", "relu"),
-        spectral_norm=cfg.get("spectral_norm", False),
-        key=key,
-    )
-
-
-@register("dcgan_generator")
-def _dcgan_generator(cfg, key):
-    return DCGANGenerator(
-        require(cfg, "latent_dim"),
-        image_size=require(cfg, "image_size"),
-        channels=require(cfg, "num_channels"),
-        nf=cfg.get("nf", 64),
-        n_resample=cfg.get("n_resample", None),
-        key=key,
-    )
-
-
-@register("dcgan_discriminator")
-def _dcgan_discriminator(cfg, key):
-    return DCGANDiscriminator(
-        image_size=require(cfg, "image_size"),
-        channels=require(cfg, "num_channels"),
-        nf=cfg.get("nf", 64),
-        out_shape=_shape(cfg, "out_shape"),
-        n_resample=cfg.get("n_resample", None),
-        spectral_norm=cfg.get("spectral_norm", False),
-        key=key,
-    )

@@ -8,9 +8,12 @@ POLICIES = ("float32", "bfloat16", "float16")
 
 
 class DtypePolicy(eqx.Module):
-    """Wraps an unbatched net: casts its floating parameters and inputs to `compute_dtype` inside the call.
+    """Wraps an unbatched net: casts its floating parameters and the input x to `compute_dtype` in the call.
 
     Stored parameters (and so gradients and optimiser state) stay float32; the output is float32.
+    The noise condition c is passed as it is (float32): the backbones embed it in float32 and cast
+    the embedding, since 999 t or a Fourier phase loses its meaning in 8 mantissa bits. Norm
+    statistics and attention softmaxes run in float32 inside the layers.
     """
 
     net: eqx.Module
@@ -26,5 +29,11 @@ class DtypePolicy(eqx.Module):
         dt = jnp.dtype(self.compute_dtype)
         cast = lambda p: p.astype(dt) if eqx.is_inexact_array(p) else p  # noqa: E731
         net = jax.tree_util.tree_map(cast, self.net)
-        out = net(x.astype(dt), jnp.asarray(c, dt), key=key, label=label)
+        out = net(x.astype(dt), c, key=key, label=label)
         return out.astype(jnp.float32)
+
+    def __getattr__(self, name):
+        # Read-only access to the wrapped net's attributes (sizes, flags), so callers need not unwrap.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "net"), name)

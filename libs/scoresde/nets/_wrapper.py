@@ -1,8 +1,9 @@
 """From an unbatched network to the batched score function the samplers take.
 
-The network sees one sample and a scalar noise condition; this wrapper vmaps it over the
-batch, chooses what scalar the network is conditioned on, and turns its output into a
-score according to the parameterisation it was trained with (DESIGN.md section 2).
+The network sees one sample and a scalar noise condition; this wrapper vmaps it over the batch,
+chooses what scalar the network is conditioned on, and turns its output into a score according to
+the parameterisation it was trained with. Both must be said: `score_fn_from_config` reads them from
+the model config (or the backbone's standard ones), `score_fn_from_net` takes them explicitly.
 """
 
 import math
@@ -15,6 +16,8 @@ from .._checks import check_choice
 from .._typing import ScoreFn
 from ..sde import AbstractSDE
 from ..sde._abstract import _bcast
+from ._config import config_items, wrapper_settings
+from ._registry import model_name, spec
 
 PARAMETERIZATIONS = ("score", "eps", "scale_by_sigma", "edm")
 CONDITIONINGS = ("t", "t999", "sigma", "log_sigma", "edm")
@@ -39,8 +42,8 @@ def score_fn_from_net(
     net,
     sde: AbstractSDE,
     *,
-    parameterization: str = "score",
-    conditioning: str = "t",
+    parameterization: str,
+    conditioning: str,
     key=None,
     labels=None,
     sigma_data: float = 0.5,
@@ -98,9 +101,7 @@ def count_params(module) -> int:
     return int(sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(module) if inexact(x)))
 
 
-def sigma_score_fn_from_net(
-    net, *, parameterization: str = "score", conditioning: str = "sigma", key=None, labels=None
-):
+def sigma_score_fn_from_net(net, *, parameterization: str, conditioning: str, key=None, labels=None):
     """Batched score_fn(x, sigma) for NCSN's discrete noise levels from an unbatched net.
 
     parameterization 'score' (s = net) or 'scale_by_sigma' (s = net / sigma, NCSNv2's output
@@ -118,3 +119,30 @@ def sigma_score_fn_from_net(
         return out if parameterization == "score" else out / _bcast(sigma, x)
 
     return score_fn
+
+
+def _settings(model_config) -> dict:
+    name = model_name(model_config)
+    out = wrapper_settings(spec(name), model_config)
+    sigma_data = config_items(model_config).get("sigma_data")
+    if sigma_data is not None:
+        out["sigma_data"] = float(sigma_data)
+    return out
+
+
+def score_fn_from_config(model, sde: AbstractSDE, model_config, *, key=None, labels=None) -> ScoreFn:
+    """Batched score_fn(x, t) of a network built by `nets.build(model_config)`, used as it was trained.
+
+    parameterization and conditioning come from `model_config` (the backbone's standard ones when it
+    does not name them: NCSN++ scale_by_sigma on log sigma, DDPM++ / DDPM / DiT eps on 999 t, the
+    RefineNets the score on sigma, the MLP the score on t).
+    """
+    return score_fn_from_net(model, sde, key=key, labels=labels, **_settings(model_config))
+
+
+def sigma_score_fn_from_config(model, model_config, *, key=None, labels=None):
+    """Batched score_fn(x, sigma) for NCSN's discrete noise levels, parameterization and conditioning from
+    `model_config` (see `sigma_score_fn_from_net`)."""
+    settings = _settings(model_config)
+    settings.pop("sigma_data", None)
+    return sigma_score_fn_from_net(model, key=key, labels=labels, **settings)
