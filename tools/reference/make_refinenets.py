@@ -106,7 +106,7 @@ def ncsnv2():
 
     for case, seed, size, channels, ngf, act in (
         ("ncsnv2_8px", 61, 8, 3, 8, "elu"),
-        ("ncsnv2_16px_swish", 62, 16, 3, 8, "swish"),
+        ("ncsnv2_8px_swish", 62, 8, 3, 8, "swish"),
         ("ncsnv2_28px_1ch_adjust_padding", 63, 28, 1, 4, "elu"),
     ):
         cfg = config(size, channels, ngf, 6, act)
