@@ -7,7 +7,6 @@ by the caller: min(C // 4, 32) in NCSN++ / DDPM++, 32 in DDPM.
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
@@ -291,6 +290,3 @@ class KeyStream:
 def centre(x: Array, centered: bool) -> Array:
     """score_sde's input scaling: data in [0, 1] (centered=False) become 2x - 1; centred data pass as they are."""
     return x if centered else 2 * x - 1
-
-
-__all__ = ["jax"]  # keep the import used by type checkers of callers that import jax from here
