@@ -1,6 +1,7 @@
-"""Forward SDEs of score-based generative modelling: VE, VP and sub-VP."""
+"""Noising processes: the forward SDEs (VE, VP, sub-VP) and NCSN's sigma ladder."""
 
-from ._abstract import AbstractSDE
+from ._abstract import AbstractProcess, AbstractSDE
+from ._ladder import SigmaLadder
 from ._ve import VESDE
 from ._vp import VPSDE, SubVPSDE
 
@@ -14,4 +15,4 @@ def get_sde(name: str, **kwargs) -> AbstractSDE:
     return table[key](**kwargs)
 
 
-__all__ = ["AbstractSDE", "VESDE", "VPSDE", "SubVPSDE", "get_sde"]
+__all__ = ["AbstractProcess", "AbstractSDE", "SigmaLadder", "VESDE", "VPSDE", "SubVPSDE", "get_sde"]

@@ -1,9 +1,10 @@
-"""The SDE interface: linear-drift Itô SDEs dx = f(t) x dt + g(t) dw on t in [0, T].
+"""Noising processes: a Gaussian marginal x_t = a(t) x_0 + std(t) z, with or without an SDE behind it.
 
-All three SDEs of Song et al. (2021) have a drift linear in x, so each is described by
-scalar functions of t: the drift coefficient f(t), the diffusion g(t) and the marginal
-x_t = a(t) x_0 + std(t) z. Everything else (batched drifts, the reverse SDE, the
-probability-flow ODE, the EDM view sigma(t) = std/a) is derived here once.
+`AbstractProcess` is what every sampler needs: the marginal, the EDM noise level
+sigma(t) = std/a and its inverse, the prior at t = T, perturbation and Tweedie's denoiser.
+`AbstractSDE` adds the linear-drift Itô SDE dx = f(t) x dt + g(t) dw (Song et al. 2021),
+from which the reverse SDE and the probability-flow ODE are derived once; NCSN's sigma
+ladder (`SigmaLadder`) is a process without one.
 """
 
 import abc
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
 
-from .._typing import Batch, Key, Times
+from .._typing import Batch, Key, Scalar, Times
 
 
 def _bcast(coeff: Array, x: Array) -> Array:
@@ -23,22 +24,13 @@ def _bcast(coeff: Array, x: Array) -> Array:
     return coeff.reshape(coeff.shape + (1,) * (x.ndim - coeff.ndim))
 
 
-class AbstractSDE(eqx.Module):
-    """A linear-drift SDE with a Gaussian marginal; subclasses give the scalar coefficients.
+class AbstractProcess(eqx.Module):
+    """A Gaussian noising process on t in (0, T]: x_t = a(t) x_0 + std(t) z; subclasses give a, std.
 
-    Coefficient methods take times `t` of any shape and return arrays of that shape.
-    Data-space methods take `x` of shape `(batch, *data)` and `t` of shape `(batch,)`.
+    Subclasses also provide `T` (a float: a class variable or a property). Coefficient
+    methods take times `t` of any shape; data-space methods take `x` of shape
+    `(batch, *data)` and `t` of shape `(batch,)`.
     """
-
-    T: eqx.AbstractClassVar[float]
-
-    @abc.abstractmethod
-    def drift_coeff(self, t: Times) -> Float[Array, "*batch"]:
-        """f(t) in the drift f(t) x."""
-
-    @abc.abstractmethod
-    def diffusion(self, t: Times) -> Float[Array, "*batch"]:
-        """g(t)."""
 
     @abc.abstractmethod
     def marginal(self, t: Times) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
@@ -58,8 +50,11 @@ class AbstractSDE(eqx.Module):
         a, std = self.marginal(t)
         return std / a
 
-    def drift(self, x: Batch, t: Float[Array, " batch"]) -> Batch:
-        return _bcast(self.drift_coeff(t), x) * x
+    def time_span(self, eps: float) -> tuple[float, float]:
+        """(T, eps): where a sampler starts and stops; eps must lie in (0, T)."""
+        if not (isinstance(eps, int | float) and 0 < eps < self.T):
+            raise ValueError(f"eps must lie in (0, {self.T}), got {eps!r}")
+        return float(self.T), float(eps)
 
     def marginal_prob(self, x0: Batch, t: Float[Array, " batch"]) -> tuple[Batch, Float[Array, " batch"]]:
         """Mean a(t) x_0 and std(t) of the perturbation kernel p_0t(x_t | x_0)."""
@@ -82,7 +77,29 @@ class AbstractSDE(eqx.Module):
         sq = jnp.sum(x.reshape(x.shape[0], -1) ** 2, axis=1)
         return -0.5 * d * jnp.log(2 * jnp.pi * s2) - sq / (2 * s2)
 
-    def discretize(self, x: Batch, t: Float[Array, " batch"], dt: float) -> tuple[Batch, Float[Array, " batch"]]:
+    def denoise(self, x: Batch, t: Float[Array, " batch"], score: Batch) -> Batch:
+        """Tweedie's estimate of E[x_0 | x_t] = (x + std^2 s) / a."""
+        a, std = self.marginal(t)
+        return (x + _bcast(std**2, x) * score) / _bcast(a, x)
+
+
+class AbstractSDE(AbstractProcess):
+    """A linear-drift SDE dx = f(t) x dt + g(t) dw with a Gaussian marginal; subclasses give f, g, a, std."""
+
+    T: eqx.AbstractClassVar[float]
+
+    @abc.abstractmethod
+    def drift_coeff(self, t: Times) -> Float[Array, "*batch"]:
+        """f(t) in the drift f(t) x."""
+
+    @abc.abstractmethod
+    def diffusion(self, t: Times) -> Float[Array, "*batch"]:
+        """g(t)."""
+
+    def drift(self, x: Batch, t: Float[Array, " batch"]) -> Batch:
+        return _bcast(self.drift_coeff(t), x) * x
+
+    def discretize(self, x: Batch, t: Float[Array, " batch"], dt: Scalar) -> tuple[Batch, Float[Array, " batch"]]:
         """One step of the discretised forward SDE over [t - dt, t]: x_t = x + f_i + G_i z.
 
         The default is Euler-Maruyama, f_i = f(t) x dt and G_i = g(t) sqrt(dt); VE and VP
@@ -99,8 +116,3 @@ class AbstractSDE(eqx.Module):
         """Velocity of the probability-flow ODE, f - g^2 s / 2."""
         g = _bcast(self.diffusion(t), x)
         return self.drift(x, t) - 0.5 * g**2 * score
-
-    def denoise(self, x: Batch, t: Float[Array, " batch"], score: Batch) -> Batch:
-        """Tweedie's estimate of E[x_0 | x_t] = (x + std^2 s) / a."""
-        a, std = self.marginal(t)
-        return (x + _bcast(std**2, x) * score) / _bcast(a, x)

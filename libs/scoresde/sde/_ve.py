@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._checks import check_range
-from .._typing import Batch, Times
+from .._typing import Batch, Scalar, Times
 from ._abstract import AbstractSDE
 
 
@@ -46,7 +46,7 @@ class VESDE(AbstractSDE):
     def t_from_sigma(self, sigma: Times) -> Float[Array, "*batch"]:
         return jnp.log(jnp.asarray(sigma) / self.sigma_min) / self._log_ratio
 
-    def discretize(self, x: Batch, t: Float[Array, " batch"], dt: float) -> tuple[Batch, Float[Array, " batch"]]:
+    def discretize(self, x: Batch, t: Float[Array, " batch"], dt: Scalar) -> tuple[Batch, Float[Array, " batch"]]:
         """SMLD chain: x_i = x_{i-1} + sqrt(sigma_i^2 - sigma_{i-1}^2) z."""
         s = self.sigma(t)
         s_prev = jnp.where(t - dt > 0, self.sigma(t - dt), 0.0)

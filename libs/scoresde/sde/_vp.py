@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._checks import check_range
-from .._typing import Batch, Times
+from .._typing import Batch, Scalar, Times
 from ._abstract import AbstractSDE, _bcast
 
 
@@ -61,7 +61,7 @@ class VPSDE(_AbstractLinearBetaSDE):
         # sigma^2 = e^{-2m} - 1  =>  -m = log(1 + sigma^2) / 2
         return self._t_from_neg_log_mean(0.5 * jnp.log1p(jnp.asarray(sigma) ** 2))
 
-    def discretize(self, x: Batch, t: Float[Array, " batch"], dt: float) -> tuple[Batch, Float[Array, " batch"]]:
+    def discretize(self, x: Batch, t: Float[Array, " batch"], dt: Scalar) -> tuple[Batch, Float[Array, " batch"]]:
         """DDPM chain: x_i = sqrt(1 - b_i) x_{i-1} + sqrt(b_i) z with b_i = 1 - exp(-int_{t-dt}^t beta).
 
         b_i = -expm1(-dt beta(t - dt/2)) is score_sde's beta(t) dt up to O(dt^2), and stays in (0, 1)

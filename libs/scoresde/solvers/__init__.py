@@ -13,11 +13,13 @@ from ._dpm_solver import dpm_solver_2m
 from ._edm import edm_heun
 from ._flow import integrate_flow
 from ._langevin import annealed_langevin, langevin
+from ._noise import sample_keys
 from ._ode import ode_solve
 from ._pc import pc
 from ._pf_ode import probability_flow
-from ._reverse_sde import fixed_step_sde_solve, reverse_sde
+from ._reverse_sde import reverse_sde
 from ._schedules import edm_sigmas, sigma_schedule
+from ._sde_solve import fixed_step_solve
 from ._sigma_space import denoiser_from_score
 from ._steps import (
     annealed_langevin_corrector_step,
@@ -36,7 +38,8 @@ __all__ = [
     "dpm_solver_2m",
     "integrate_flow",
     "ode_solve",
-    "fixed_step_sde_solve",
+    "fixed_step_solve",
+    "sample_keys",
     "GridBrownianPath",
     "grid_noise",
     "edm_sigmas",

@@ -1,6 +1,5 @@
 """Fixed-step samplers of the reverse-time SDE, as diffrax solves (Song et al. 2021, eq. 6)."""
 
-import diffrax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
@@ -9,36 +8,10 @@ from .._checks import check_choice
 from .._typing import Key, ScoreFn
 from ..sde import AbstractSDE
 from ..sde._abstract import _bcast
-from ._brownian import GridBrownianPath
 from ._common import batch_times, check_sampler_args, initial_state
-from ._terms import ScalarDiffusionTerm
+from ._sde_solve import fixed_step_solve
 
 PREDICTORS = ("euler_maruyama", "reverse_diffusion")
-
-
-def fixed_step_sde_solve(drift, diffusion, x0, key: Key, *, t0: float, t1: float, n_steps: int, zero_last_noise: bool):
-    """Euler-Maruyama for dx = drift(t, x) dt + diffusion(t) dW on a uniform grid, via diffrax.
-
-    Noise comes from `GridBrownianPath`, one fold_in draw per step.
-    """
-    dt = (t1 - t0) / n_steps
-    path = GridBrownianPath(float(t0), float(dt), n_steps, tuple(x0.shape), key, zero_last=zero_last_noise)
-    terms = diffrax.MultiTerm(
-        diffrax.ODETerm(lambda t, y, args: drift(t, y)),
-        ScalarDiffusionTerm(diffusion, path),
-    )
-    sol = diffrax.diffeqsolve(
-        terms,
-        diffrax.Euler(),
-        t0=t0,
-        t1=t1,
-        dt0=dt,
-        y0=x0,
-        saveat=diffrax.SaveAt(t1=True),
-        stepsize_controller=diffrax.ConstantStepSize(),
-        max_steps=n_steps,
-    )
-    return sol.ys[0]
 
 
 def reverse_sde(
@@ -86,5 +59,6 @@ def reverse_sde(
             _, g = sde.discretize(jnp.zeros((1,)), jnp.full((1,), t), h)
             return g[0] / jnp.sqrt(h)
 
-    out = fixed_step_sde_solve(drift, diffusion, x, k_path, t0=sde.T, t1=eps, n_steps=n_steps, zero_last_noise=denoise)
+    ts = jnp.linspace(sde.T, eps, n_steps + 1)
+    out = fixed_step_solve(drift, diffusion, x, ts=ts, key=k_path, zero_last_noise=denoise)
     return out, n_steps
