@@ -6,7 +6,7 @@ import jax
 
 from scoresde import checkpoint, metrics, parallel
 
-from . import components, sampling
+from . import components, evaluation, sampling
 
 
 def _check_workdir(workdir: str, mode: str) -> None:
@@ -67,5 +67,9 @@ def validate(cfg, workdir: str, mode: str):
     if mode == "train":
         components.load_examples(cfg, "train")
     if mode == "eval":
+        n = cfg.eval.n_samples
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ValueError(f"eval.n_samples={n!r} must be an integer >= 2")
+        evaluation.eval_steps(cfg, evaluation.available_steps(workdir))
         _check_inception(cfg)
     return mesh

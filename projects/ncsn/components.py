@@ -31,6 +31,14 @@ def build_sde(cfg):
     return sdes.get_sde(s.name, beta_min=s.beta_min, beta_max=s.beta_max)
 
 
+def build_process(cfg):
+    """What the samplers run on: NCSN's sigma ladder (training.loss='ncsn', time t = sigma) or the SDE."""
+    if is_discrete(cfg):
+        ladder = getattr(sdes, "SigmaLadder", None)  # interim: until scoresde.sde.SigmaLadder lands
+        return None if ladder is None else ladder(sigmas(cfg))
+    return build_sde(cfg)
+
+
 def sigmas(cfg) -> np.ndarray:
     return objectives.geometric_sigmas(cfg.sde.sigma_max, cfg.sde.sigma_min, cfg.sde.num_scales)
 

@@ -5,16 +5,31 @@ training.label_dropout > 0. Classifier-free guidance with weight w = sampling.gu
 scoresde.guidance.classifier_free_score, s_w = (1 + w) s(x, t, y) - w s(x, t, null) (Ho & Salimans
 2022): w = 0 is the plain conditional score, larger w sharpens the class. Inpainting runs
 scoresde.guidance.inpaint (predictor-corrector with replacement of the known entries).
+
+Sharded: global sample indices 0..n-1 go in batches of sampling.batch_size, each batch split over
+the mesh (on several processes each draws its own rows); sample i's noise comes from
+fold_in(key, i) alone, so the samples by index do not depend on the devices or processes. One
+jitted `draw(score, sampler, ...)` takes the model (inside `score`) and the sampler as arguments:
+one compilation per (sampler, batch shape) per run. TRACES counts its traces (tests read it).
 """
 
+import collections
+import math
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
-from scoresde import guidance, solvers
+from scoresde import parallel
 
-from . import components
+from . import _legacy_sampler, components
+from .score import model_score
 
 METHODS = ("pc", "reverse_sde", "ode", "annealed_langevin", "langevin", "edm_heun", "dpm_solver_2m")
 TASKS = ("unconditional", "conditional", "inpaint")
@@ -136,101 +151,153 @@ def known_mask(cfg) -> np.ndarray:
     return ~missing
 
 
-# ---- samplers ---------------------------------------------------------------------------
-def model_score(cfg, model, sde, labels, w: float):
-    """The batched score the samplers see: unconditional (labels None), conditional, or guided (w > 0)."""
-    if labels is None or w == 0:
-        return components.score_fn(cfg, model, sde, labels=labels)
-    cond = lambda x, t, y: components.score_fn(cfg, model, sde, labels=y)(x, t)  # noqa: E731
-    return guidance.classifier_free_score(cond, labels, w, null_label=components.num_classes(cfg))
+# ---- sharded sampling -------------------------------------------------------------------
+TRACES = collections.Counter()  # traces of draw / draw_inpaint in this process
 
 
-def sampler(cfg, model, sde, *, guidance_w: float = 0.0):
-    """(key, batch_size, labels or None) -> (samples, nfe) for the configured method."""
-    s = cfg.sampling
-    check_method(cfg)
-    shape_of = lambda b: (b, *components.data_shape(cfg))  # noqa: E731
-    score = lambda y: model_score(cfg, model, sde, y, guidance_w)  # noqa: E731
-    m = s.method
-    if m == "pc":
-        return lambda k, b, y=None: solvers.pc(
-            sde, score(y), k, shape_of(b), n_steps=s.n_steps, snr=s.snr, n_corrector=s.n_corrector,
-            predictor=s.predictor, corrector=s.corrector, eps=s.eps,
-        )  # fmt: skip
-    if m == "reverse_sde":
-        return lambda k, b, y=None: solvers.reverse_sde(
-            sde, score(y), k, shape_of(b), n_steps=s.n_steps, predictor=s.predictor, eps=s.eps
-        )
-    if m == "ode":
-        n = s.n_steps if s.ode_solver in ("heun", "euler") else None
-        return lambda k, b, y=None: solvers.probability_flow(
-            sde, score(y), k, shape_of(b), solver=s.ode_solver, rtol=s.rtol, atol=s.atol, n_steps=n, eps=s.eps
-        )
-    if m == "edm_heun":
-        return lambda k, b, y=None: solvers.edm_heun(
-            sde, score(y), k, shape_of(b), n_steps=s.n_steps, churn=s.churn, eps=s.eps
-        )
-    if m == "dpm_solver_2m":
-        return lambda k, b, y=None: solvers.dpm_solver_2m(sde, score(y), k, shape_of(b), n_steps=s.n_steps, eps=s.eps)
-    if m == "langevin":
-
-        def run(k, b, y=None):
-            k0, k1 = jax.random.split(k)
-            x0 = s.init_scale * jax.random.normal(k0, shape_of(b))
-            fn = score(y)  # a noise-free model: its condition is ignored
-            return solvers.langevin(
-                lambda x: fn(x, jnp.zeros(x.shape[:1])), k1, x0, step_size=s.step_size, n_steps=s.n_steps
-            )
-
-        return run
-    ladder = components.sigmas(cfg)
-    return lambda k, b, y=None: solvers.annealed_langevin(
-        score(y), ladder, k, shape_of(b), n_steps_each=s.n_steps_each, step_lr=s.step_lr, denoise=s.denoise
-    )
+def build_sampler(cfg, process):
+    """The configured sampler, a Module built once per run and passed to the jitted draw."""
+    del process
+    return _legacy_sampler.from_config(cfg)
 
 
-def generate(cfg, model, sde, key, n: int, *, labels=None, guidance_w: float = 0.0, progress: bool = True):
-    """n samples in batches of sampling.batch_size; returns (numpy samples, nfe per sample).
+def _keys(key, indices):
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(indices)
 
-    `labels` (n,) condition a class-conditional model; without them it draws unconditional samples.
+
+@eqx.filter_jit
+def draw(score, sampler, key, indices, labels, data_shape: tuple, sharding: NamedSharding):
+    """Samples with global indices `indices` (sharded over the mesh); sample i's noise is fold_in(key, i)."""
+    TRACES["draw"] += 1
+    keys = _keys(key, jax.lax.with_sharding_constraint(indices, sharding))
+    sol = sampler.sample(score.process, score, (indices.shape[0], *data_shape), key=keys, labels=labels)
+    replicated = NamedSharding(sharding.mesh, P())
+    return jax.lax.with_sharding_constraint(sol.x, sharding), jax.lax.with_sharding_constraint(sol.nfe, replicated)
+
+
+@eqx.filter_jit
+def draw_inpaint(score, sampler, key, indices, x_known, mask, labels, sharding: NamedSharding):
+    """Completions of x_known (rows `indices`, sharded) where `mask` (one example) is False."""
+    TRACES["draw_inpaint"] += 1
+    keys = _keys(key, jax.lax.with_sharding_constraint(indices, sharding))
+    sol = sampler.inpaint(score.process, score, x_known, mask, key=keys, labels=labels)
+    replicated = NamedSharding(sharding.mesh, P())
+    return jax.lax.with_sharding_constraint(sol.x, sharding), jax.lax.with_sharding_constraint(sol.nfe, replicated)
+
+
+def check_batch_size(b: int, mesh, name: str = "sampling.batch_size") -> None:
+    n_dev = mesh.devices.size
+    if isinstance(b, bool) or not isinstance(b, int) or b < 1 or b % n_dev:
+        raise ValueError(f"{name}={b} must be a positive multiple of the {n_dev} devices")
+
+
+def to_host(x) -> np.ndarray:
+    """A (possibly multi-process) sharded array as one numpy array on every process."""
+    if jax.process_count() == 1:
+        return np.asarray(jax.device_get(x))
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def local_rows(x) -> list[int]:
+    """The rows of a batch-sharded array that this process's devices hold (and so computed)."""
+    rows = set()
+    for shard in x.addressable_shards:
+        rows.update(range(*shard.index[0].indices(x.shape[0])))
+    return sorted(rows)
+
+
+def _log_rows(x, b: int) -> None:
+    rows = local_rows(x)
+    logging.info(
+        "sampling: process %d of %d draws rows %d-%d of every %d-sample batch",
+        jax.process_index(), jax.process_count(), rows[0], rows[-1], b,
+    )  # fmt: skip
+
+
+def on_mesh(tree, mesh):
+    """Array leaves not yet on `mesh` placed there (replicated, or FSDP-split as in training); the rest untouched."""
+
+    def here(x):
+        return isinstance(getattr(x, "sharding", None), NamedSharding) and x.sharding.mesh == mesh
+
+    shardings = jax.tree_util.tree_map(
+        lambda x, s: None if s is None or here(x) else s, tree, parallel.param_shardings(mesh, tree),
+        is_leaf=lambda x: x is None,
+    )  # fmt: skip
+    return parallel.shard_tree(tree, shardings)
+
+
+def _place_rows(mesh, idx: np.ndarray, *per_row):
+    """Indices and per-row arrays (None passes through) on the batch sharding; each process fills its own rows."""
+    s = parallel.batch_sharding(mesh)
+    return parallel.shard_tree((idx, *per_row), (s, *(None if v is None else s for v in per_row)))
+
+
+def sample_batches(cfg, model, key, n: int, mesh, *, labels=None, guidance_w: float = 0.0, batch_size=None,
+                   skip=(), progress: bool = True):  # fmt: skip
+    """Yield (batch number j, its sample indices, samples on the host, nfe) for the batches j not in `skip`.
+
+    Batch j holds samples j b .. (j + 1) b - 1 (the last one cut to n). `labels` (n,) condition a
+    class-conditional model; without them the unconditional labels (null class or classes in turn).
     """
+    b = cfg.sampling.batch_size if batch_size is None else batch_size
+    check_batch_size(b, mesh, "sampling.batch_size" if batch_size is None else "batch_size")
     if labels is None:
         labels = unconditional_labels(cfg, n)
-    run = jax.jit(sampler(cfg, model, sde, guidance_w=guidance_w), static_argnums=1)
-    b = cfg.sampling.batch_size
-    out, nfe = [], 0
-    for i in tqdm(range(0, n, b), desc="sampling", disable=not progress or jax.process_index() != 0):
-        y = None if labels is None else jnp.asarray(np.resize(labels[i : i + b], b))
-        x, nfe = run(jax.random.fold_in(key, i), b, y)
-        out.append(np.asarray(jax.device_get(x)))
-    return np.concatenate(out)[:n], int(jnp.asarray(nfe))
+    elif len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} entries for {n} samples")
+    process = components.build_process(cfg)
+    score = model_score(cfg, on_mesh(model, mesh), process, guidance_w=guidance_w)
+    sampler = build_sampler(cfg, process)
+    sharding = parallel.batch_sharding(mesh)
+    key = parallel.shard_tree(key, parallel.replicated(mesh))
+    todo = [j for j in range(math.ceil(n / b)) if j not in set(skip)]
+    show = progress and jax.process_index() == 0
+    for count, j in enumerate(tqdm(todo, desc="sampling", disable=not show)):
+        idx = np.arange(j * b, (j + 1) * b, dtype=np.int32)
+        y = None if labels is None else np.asarray(labels, np.int32)[np.minimum(idx, n - 1)]
+        idx_d, y_d = _place_rows(mesh, idx, y)
+        x, nfe = draw(score, sampler, key, idx_d, y_d, components.data_shape(cfg), sharding)
+        if count == 0:
+            _log_rows(x, b)
+        keep = min(b, n - j * b)
+        yield j, idx[:keep], to_host(x)[:keep], int(jax.device_get(nfe))
 
 
-def inpaint(cfg, model, sde, key, x_known: np.ndarray, *, progress: bool = True):
-    """Fill in the sampling.mask region of each example of x_known (model layout and scale).
+def generate(cfg, model, key, n: int, mesh, *, labels=None, guidance_w: float = 0.0, batch_size=None,
+             progress: bool = True):  # fmt: skip
+    """n samples (sample i from fold_in(key, i)) in sharded batches; returns (numpy samples, nfe per sample)."""
+    batches = sample_batches(cfg, model, key, n, mesh, labels=labels, guidance_w=guidance_w, batch_size=batch_size,
+                             progress=progress)  # fmt: skip
+    out = [(x, nfe) for _, _, x, nfe in batches]
+    return np.concatenate([x for x, _ in out]), out[-1][1]
+
+
+def inpaint(cfg, model, key, x_known: np.ndarray, mesh, *, progress: bool = True):
+    """Fill in the sampling.mask region of each example of x_known (model layout and scale), sharded by row.
 
     Returns (completions with the known entries exactly x_known, known mask over one example, nfe per sample).
     """
-    s = cfg.sampling
+    n, b = len(x_known), cfg.sampling.batch_size
+    check_batch_size(b, mesh)
     keep = known_mask(cfg)
-    n, b = len(x_known), s.batch_size
-    corrector = "none" if s.method == "reverse_sde" else s.corrector
-    predictor = s.predictor
-
-    def run(k, xk, y):
-        mask = jnp.broadcast_to(jnp.asarray(keep), xk.shape)
-        return guidance.inpaint(
-            sde, model_score(cfg, model, sde, y, 0.0), k, xk, mask, n_steps=s.n_steps, predictor=predictor,
-            corrector=corrector, n_corrector=s.n_corrector, snr=s.snr, eps=s.eps,
-        )  # fmt: skip
-
-    run = jax.jit(run)
-    labels = unconditional_labels(cfg, b)
-    y = None if labels is None else jnp.asarray(labels)
+    process = components.build_process(cfg)
+    score = model_score(cfg, on_mesh(model, mesh), process)
+    sampler = build_sampler(cfg, process)
+    sharding = parallel.batch_sharding(mesh)
+    key = parallel.shard_tree(key, parallel.replicated(mesh))
+    mask = parallel.shard_tree(jnp.asarray(keep), parallel.replicated(mesh))
+    labels = unconditional_labels(cfg, n)
     out, nfe = [], 0
-    for i in tqdm(range(0, n, b), desc="inpainting", disable=not progress or jax.process_index() != 0):
-        chunk = x_known[i : i + b]
-        padded = np.resize(chunk, (b, *chunk.shape[1:]))  # the last batch repeats its examples
-        x, nfe = run(jax.random.fold_in(key, i), jnp.asarray(padded), y)
-        out.append(np.asarray(jax.device_get(x))[: len(chunk)])
-    return np.concatenate(out), keep, int(jnp.asarray(nfe))
+    show = progress and jax.process_index() == 0
+    for j in tqdm(range(math.ceil(n / b)), desc="inpainting", disable=not show):
+        idx = np.arange(j * b, (j + 1) * b, dtype=np.int32)
+        rows = np.minimum(idx, n - 1)  # the last batch repeats the last example
+        y = None if labels is None else labels[rows]
+        idx_d, xk_d, y_d = _place_rows(mesh, idx, np.asarray(x_known[rows], np.float32), y)
+        x, nfe = draw_inpaint(score, sampler, key, idx_d, xk_d, mask, y_d, sharding)
+        if j == 0:
+            _log_rows(x, b)
+        out.append(to_host(x)[: min(b, n - j * b)])
+        nfe = int(jax.device_get(nfe))
+    return np.concatenate(out), keep, nfe

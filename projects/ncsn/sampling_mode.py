@@ -2,6 +2,7 @@
 
 sampling.task: 'unconditional'; 'conditional' (sampling.labels, classifier-free guidance weight
 sampling.guidance); 'inpaint' (test-split examples with the sampling.mask region filled in).
+Sharded over the mesh: every process draws its own rows of each batch, process 0 writes the files.
 """
 
 import os
@@ -38,12 +39,12 @@ def _stem(cfg, workdir: str, step: int) -> str:
     return os.path.join(workdir, "samples", name)
 
 
-def _sample(cfg, model, sde, key, stem: str):
+def _sample(cfg, model, key, stem: str, mesh):
     n = cfg.sampling.n_samples
     conditional = sampling.task(cfg) == "conditional"
     labels = sampling.task_labels(cfg, n) if conditional else None
     w = sampling.guidance_weight(cfg)
-    x, nfe = sampling.generate(cfg, model, sde, key, n, labels=labels, guidance_w=w)
+    x, nfe = sampling.generate(cfg, model, key, n, mesh, labels=labels, guidance_w=w)
     if jax.process_index() != 0:
         return x, nfe
     os.makedirs(os.path.dirname(stem), exist_ok=True)
@@ -60,11 +61,11 @@ def _sample(cfg, model, sde, key, stem: str):
     return x, nfe
 
 
-def _inpaint(cfg, model, sde, key, stem: str):
+def _inpaint(cfg, model, key, stem: str, mesh):
     test = components.load_examples(cfg, "test")
     n = min(cfg.sampling.n_samples, len(test["image"]))
     original = components.to_model_layout(test["image"][:n], cfg)
-    x, keep, nfe = sampling.inpaint(cfg, model, sde, key, original)
+    x, keep, nfe = sampling.inpaint(cfg, model, key, original, mesh)
     if jax.process_index() != 0:
         return x, nfe
     os.makedirs(os.path.dirname(stem), exist_ok=True)
@@ -92,11 +93,10 @@ def _restore(cfg, workdir, mesh):
 
 def run(cfg, workdir, mesh):
     model, step = _restore(cfg, workdir, mesh)
-    sde = None if components.is_discrete(cfg) else components.build_sde(cfg)
     key = jax.random.key(cfg.sampling.seed)
     stem = _stem(cfg, workdir, step)
     inpainting = sampling.task(cfg) == "inpaint"
-    x, nfe = (_inpaint if inpainting else _sample)(cfg, model, sde, key, stem)
+    x, nfe = (_inpaint if inpainting else _sample)(cfg, model, key, stem, mesh)
     if jax.process_index() == 0:
         logging.info("wrote %d samples (NFE %d) to %s.npz and .png", len(x), nfe, stem)
         print(f"samples: {stem}.npz  picture: {stem}.png  NFE per sample: {nfe}")

@@ -26,13 +26,23 @@ def ema_model(state, static):
     return eqx.combine(state.ema, static)
 
 
-def write_snapshot(cfg, workdir, step, model, sde, key, train_points=None):
-    """A sample grid (images) or a scatter plot beside the data (2-D) under workdir/snapshots."""
+def snapshot_batch_size(cfg, mesh) -> int:
+    """One batch for training.snapshot_samples (rounded up to the devices), at most sampling.batch_size."""
+    n_dev = mesh.devices.size
+    return min(cfg.sampling.batch_size, -(-cfg.training.snapshot_samples // n_dev) * n_dev)
+
+
+def write_snapshot(cfg, workdir, step, model, key, mesh, train_points=None):
+    """A sample grid (images) or a scatter plot beside the data (2-D) under workdir/snapshots.
+
+    Every process draws its rows (sharded, the config untouched, one compilation for all snapshots);
+    process 0 writes the picture. Returns its path.
+    """
     n = cfg.training.snapshot_samples
-    with cfg.unlocked():
-        cfg.sampling.batch_size = n
-    x, _ = sampling.generate(cfg, model, sde, key, n, progress=False)
+    x, _ = sampling.generate(cfg, model, key, n, mesh, batch_size=snapshot_batch_size(cfg, mesh), progress=False)
     path = os.path.join(workdir, "snapshots", f"step_{step:07d}.png")
+    if jax.process_index() != 0:
+        return path
     if cfg.data.name == "toy2d":
         panels = {"data": train_points[:n], f"samples, step {step}": x}
         viz.scatter_panels(panels, path, lim=cfg.data.get("plot_lim", 6.0))
@@ -93,9 +103,9 @@ def run(cfg, workdir, mesh):
             writer.flush()
 
     def on_snapshot(step, state):
+        key = jax.random.fold_in(jax.random.key(cfg.seed + 1), step)
+        path = write_snapshot(cfg, workdir, step, ema_model(state, static), key, mesh, examples["image"])
         if jax.process_index() == 0:
-            key = jax.random.fold_in(jax.random.key(cfg.seed + 1), step)
-            path = write_snapshot(cfg, workdir, step, ema_model(state, static), sde, key, examples["image"])
             logging.info("snapshot %s", path)
 
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=cfg.training.max_to_keep)
@@ -119,8 +129,8 @@ def _summary_writer(workdir):
     return SummaryWriter(os.path.join(workdir, "tensorboard"))
 
 
-def restore_ema_model(cfg, workdir, mesh):
-    """The EMA model of the latest checkpoint (for sample and eval modes)."""
+def restore_ema_model(cfg, workdir, mesh, *, step=None):
+    """(EMA model, step) of checkpoint `step` (None: the latest), for the sample and eval modes."""
     ckpt_dir = os.path.join(workdir, "checkpoints")
     if not os.path.isdir(ckpt_dir) or not os.listdir(ckpt_dir):
         raise ValueError(f"--workdir={workdir!r} has no checkpoint: run --mode=train first")
@@ -128,13 +138,13 @@ def restore_ema_model(cfg, workdir, mesh):
     if ckpt.latest_step() is None:
         raise ValueError(f"--workdir={workdir!r} has no checkpoint: run --mode=train first")
     state, _, static, _ = build_state(cfg, mesh)
+    step = ckpt.latest_step() if step is None else step
     try:
-        state, _ = ckpt.restore(state)
+        state, _ = ckpt.restore(state, step)
     except ValueError as e:
         raise ValueError(
             f"--workdir={workdir!r} holds a checkpoint of another model than this config's (other model.* "
             f"settings, e.g. model.num_classes={components.num_classes(cfg)}?): {str(e).splitlines()[0]}"
         ) from None
-    step = ckpt.latest_step()
     ckpt.close()
     return ema_model(state, static), step
