@@ -186,35 +186,57 @@ def _losses(log: str) -> list[float]:
     return [float(line.split(" loss ")[1].split()[0]) for line in log.splitlines() if " loss " in line]
 
 
-def test_two_process_distributed_run_matches_one_process(tmp_path):
+def _two_processes(tmp_path, workdir, *extra):
+    """Run main.py as 2 jax.distributed processes of 4 CPU devices each on 127.0.0.1; their stderr logs."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    common = ["--config.training.n_steps=20", "--config.training.checkpoint_every=20"]
     env4 = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     procs = [
         cli_popen(
-            toy_cli_args(
-                str(tmp_path / "dist"),
-                *common,
-                f"--coordinator=127.0.0.1:{port}",
-                "--num_processes=2",
-                f"--process_id={i}",
-            ),
+            toy_cli_args(workdir, *extra, f"--coordinator=127.0.0.1:{port}", "--num_processes=2", f"--process_id={i}"),
             env_extra=env4,
         )
         for i in range(2)
     ]
     logs = [p.communicate(timeout=600)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), logs[0][-2000:] + logs[1][-2000:]
-    single = run_cli(
-        toy_cli_args(str(tmp_path / "single"), *common),
-        env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
-    )
+    return logs
+
+
+def _drawn_rows(log: str) -> tuple[int, set[int]]:
+    """(process index, rows of each batch it drew) from its 'sampling: process p of P draws rows a-b' line."""
+    line = next(v for v in log.splitlines() if "sampling: process" in v and "draws rows" in v)
+    words = line.split("sampling: process ")[1].split()
+    lo, hi = map(int, words[5].split("-"))
+    return int(words[0]), set(range(lo, hi + 1))
+
+
+def test_two_process_distributed_run_matches_one_process(tmp_path):
+    import shutil
+
+    common = ["--config.training.n_steps=20", "--config.training.checkpoint_every=20"]
+    logs = _two_processes(tmp_path, str(tmp_path / "dist"), *common)
+    env8 = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    single = run_cli(toy_cli_args(str(tmp_path / "single"), *common), env_extra=env8)
     assert single.returncode == 0, single.stderr[-2000:]
     ref = _losses(single.stderr)
     assert len(ref) == 2
     for log in logs:
         np.testing.assert_allclose(_losses(log), ref, rtol=1e-6, atol=1e-6)
+
+    # Sampling the same checkpoint: 2 processes x 4 devices vs 1 process x 8 devices, 96 samples in 2 batches of 64.
+    shutil.copytree(tmp_path / "single", tmp_path / "copy")
+    sample = ["--mode=sample", "--config.sampling.n_steps=20", "--config.sampling.n_samples=96",
+              "--config.sampling.batch_size=64"]  # fmt: skip
+    logs = _two_processes(tmp_path, str(tmp_path / "copy"), *sample)
+    one = run_cli(toy_cli_args(str(tmp_path / "single"), *sample), env_extra=env8)
+    assert one.returncode == 0, one.stderr[-2000:]
+    x2 = np.load(tmp_path / "copy" / "samples" / "pc_step20.npz")["samples"]
+    x1 = np.load(tmp_path / "single" / "samples" / "pc_step20.npz")["samples"]
+    assert x1.shape == x2.shape == (96, 2) and np.all(np.isfinite(x1))
+    np.testing.assert_allclose(x2, x1, rtol=1e-4, atol=1e-4)  # same noise by index; see test_ncsn_sharded
+    rows = dict(_drawn_rows(log) for log in logs)
+    assert sorted(rows) == [0, 1] and not rows[0] & rows[1] and rows[0] | rows[1] == set(range(64))
