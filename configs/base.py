@@ -2,6 +2,8 @@
 
 from ml_collections import ConfigDict
 
+from scoresde import solvers
+
 
 def base_config() -> ConfigDict:
     c = ConfigDict()
@@ -45,24 +47,13 @@ def base_config() -> ConfigDict:
     c.optim = ConfigDict(
         dict(optimizer="adam", lr=2e-4, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, warmup=0, grad_clip=1.0)
     )
+    # sampling.method names the sampler; its hyper-parameters live in the sub-dict of that name
+    # (sampling.pc.snr, sampling.dpm_solver.order, ...), with every method's defaults present so that
+    # any of them can be overridden on the command line. Grids (ts / sigmas) are comma-separated numbers.
     c.sampling = ConfigDict(
         dict(
-            method="pc",  # pc | reverse_sde | ode | annealed_langevin | langevin | edm_heun | dpm_solver_2m
-            n_steps=1000,
-            predictor="reverse_diffusion",
-            corrector="langevin",
-            n_corrector=1,
-            snr=0.16,
-            eps=1e-3,
-            ode_solver="tsit5",
-            rtol=1e-5,
-            atol=1e-5,
-            churn=0.0,
-            n_steps_each=100,
-            step_lr=2e-5,
-            denoise=True,
-            step_size=0.01,
-            init_scale=1.0,
+            method="pc",  # one of scoresde.solvers.SAMPLERS
+            **{name: dict(fields) for name, fields in solvers.DEFAULTS.items()},
             n_samples=64,
             batch_size=64,
             seed=1,
@@ -81,6 +72,8 @@ def base_config() -> ConfigDict:
             inception_path="",  # images: pytorch-fid's pt_inception-2015-12-05-6726825d.pth -> FID / IS / KID
             dataset_stats="",  # .npz from tools/dataset_stats.py; empty: computed from the train split
             inception_batch_size=50,  # images per Inception-v3 call (299x299)
+            begin_step=0,  # sweep: evaluate every checkpoint with begin_step <= step <= end_step (0, 0: the latest)
+            end_step=0,
         )
     )
     c.parallel = ConfigDict(dict(fsdp=1))

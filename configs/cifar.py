@@ -31,8 +31,8 @@ def get_config():
     c.training.snapshot_every = 10_000
     c.optim.lr, c.optim.warmup, c.optim.grad_clip = 2e-4, 5000, 1.0
     c.sampling.method = "pc"
-    c.sampling.predictor, c.sampling.corrector, c.sampling.snr = "reverse_diffusion", "langevin", 0.16
-    c.sampling.n_steps = 1000
+    c.sampling.pc.predictor, c.sampling.pc.corrector, c.sampling.pc.snr = "reverse_diffusion", "langevin", 0.16
+    c.sampling.pc.n_steps = 1000
     c.sampling.batch_size = 128
     c.sampling.n_samples = 128
     c.eval.n_samples = 50_000

@@ -17,5 +17,5 @@ def get_config():
     c.sde.name = "vp"
     c.model = ddpmpp_cifar.get_config()
     c.model.ema_rate = 0.9999
-    c.sampling.snr = 0.01
+    c.sampling.pc.snr = 0.01
     return c

@@ -21,6 +21,7 @@ def get_config():
     c.training.n_steps = 200_001
     c.optim.lr, c.optim.warmup, c.optim.grad_clip = 1e-3, 0, 0.0
     c.sampling.method = "annealed_langevin"
-    c.sampling.n_steps_each, c.sampling.step_lr, c.sampling.denoise = 100, 2e-5, False
+    al = c.sampling.annealed_langevin
+    al.n_steps_each, al.step_lr, al.denoise = 100, 2e-5, False
     c.eval.bpd = False
     return c

@@ -33,8 +33,8 @@ def get_config():
     c.training.snapshot_samples = 64
     c.optim.lr = 2e-3
     c.optim.warmup = 100
-    c.sampling.method = "dpm_solver_2m"
-    c.sampling.n_steps = 30
+    c.sampling.method = "dpm_solver"
+    c.sampling.dpm_solver.n_steps = 30
     c.sampling.n_samples = 100
     c.sampling.batch_size = 104
     c.eval.n_samples = 360

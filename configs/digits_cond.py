@@ -6,7 +6,7 @@ dropout (the null class) so that samples can use classifier-free guidance.
     --config.sampling.guidance=3.0      guidance weight w: (1 + w) s(x, y) - w s(x); 0 = conditional score
     --config.sampling.labels=3          only threes ('all' = the classes in turn, one class per grid column)
     --config.sampling.task=inpaint --config.sampling.mask=bottom_half --config.sampling.method=pc \
-        --config.sampling.n_steps=500   complete test digits (masked | completion | original in the PNG)
+        --config.sampling.pc.n_steps=500   complete test digits (masked | completion | original in the PNG)
 
 Sampling writes runs/digits_cond/samples/<method>_cond_w<guidance>_step<step>.npz (samples, labels) and .png,
 one class per grid column. Measured (2000 steps, DPM-Solver++ 30 steps, 520 samples): the digits classifier
@@ -24,6 +24,6 @@ def get_config():
     c.sampling.task = "conditional"
     c.sampling.labels = "all"
     c.sampling.guidance = 1.0
-    c.sampling.n_steps = 30
+    c.sampling.dpm_solver.n_steps = 30
     c.sampling.n_samples = 100
     return c

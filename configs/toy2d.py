@@ -28,7 +28,7 @@ def get_config():
     c.optim.lr = 2e-3
     c.optim.warmup = 100
     c.sampling.method = "pc"
-    c.sampling.n_steps = 500
+    c.sampling.pc.n_steps = 500
     c.sampling.n_samples = 4000
     c.sampling.batch_size = 1000
     c.eval.n_samples = 4000

@@ -14,7 +14,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import check_range, is_concrete
 from .._typing import Key, Scalar, ScoreFn
-from ..sde import AbstractSDE
+from ..sde import AbstractProcess
 
 
 class GaussianMixture(eqx.Module):
@@ -87,7 +87,7 @@ class GaussianMixture(eqx.Module):
         r = jax.nn.softmax(logits, axis=-1)
         return jnp.sum((r / var)[..., None] * diff, axis=1)
 
-    def score_fn(self, sde: AbstractSDE) -> ScoreFn:
+    def score_fn(self, sde: AbstractProcess) -> ScoreFn:
         """The exact batched score (x, t) -> grad log p_t(x) of the SDE's perturbed marginal."""
 
         def fn(x: Float[Array, "n D"], t: Float[Array, " n"]) -> Float[Array, "n D"]:
@@ -104,7 +104,7 @@ class GaussianMixture(eqx.Module):
 
         return fn
 
-    def marginal(self, sde: AbstractSDE, t: Scalar) -> "GaussianMixture":
+    def marginal(self, sde: AbstractProcess, t: Scalar) -> "GaussianMixture":
         """The exact law p_t of x_t under the SDE."""
         a, std = sde.marginal(t)
         return self.perturbed(a, std)

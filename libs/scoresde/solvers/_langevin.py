@@ -1,84 +1,133 @@
-"""Langevin dynamics and NCSN's annealed Langevin sampler (Song & Ermon 2019, Alg. 1)."""
+"""NCSN's annealed Langevin sampler (Song & Ermon 2019, Alg. 1) and plain Langevin dynamics."""
 
-import jax
+import equinox as eqx
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float
 
 from .._checks import check_decreasing, check_positive_int, check_range, is_concrete
-from .._typing import Key, ScoreFn
+from ..sde import AbstractProcess, SigmaLadder
 from ..sde._abstract import _bcast
-from ._brownian import grid_noise
-from ._common import check_shape_arg
+from . import _noise
+from ._abstract import AbstractSampler, check_call
+from ._solution import Solution, save_indices, scan_steps
+
+
+def _ladder_levels(sampler_sigmas, process, t_start) -> Array:
+    if sampler_sigmas is not None:
+        levels = sampler_sigmas
+    elif isinstance(process, SigmaLadder):
+        levels = process.rungs
+    else:
+        raise ValueError(
+            f"AnnealedLangevin needs a SigmaLadder process or its own sigmas=, got {type(process).__name__}"
+        )
+    if t_start is not None:
+        kept = np.asarray(levels)[np.asarray(levels) <= t_start]
+        if kept.size == 0:
+            raise ValueError(f"t_start={t_start} lies below the last noise level {float(np.asarray(levels)[-1]):g}")
+        levels = kept
+    return jnp.asarray(levels, jnp.float32)
+
+
+class AnnealedLangevin(AbstractSampler):
+    """For each sigma_i (decreasing), `n_steps_each` steps x <- x + a_i s(x, sigma_i) + sqrt(2 a_i) z.
+
+    a_i = step_lr sigma_i^2 / sigma_L^2. The levels are the SigmaLadder's rungs, or `sigmas`
+    (with t = t_from_sigma(sigma) for the score). x starts at N(0, sigma_1^2 I), x_init, or with
+    t_start at x_init + sigma z on the first level <= t_start. `denoise` adds the final Tweedie
+    step x + sigma_L^2 s(x, sigma_L) (NCSNv2). nfe = levels * n_steps_each (+1).
+    """
+
+    n_steps_each: int = eqx.field(static=True, default=100)
+    step_lr: float = eqx.field(static=True, default=2e-5)
+    denoise: bool = eqx.field(static=True, default=True)
+    sigmas: Float[Array, " L"] | None = None
+
+    def __check_init__(self):
+        check_positive_int("n_steps_each", self.n_steps_each)
+        check_range("step_lr", self.step_lr, 0.0, None, strict=True)
+        if self.sigmas is not None and is_concrete(self.sigmas):
+            check_decreasing("sigmas", self.sigmas)
+
+    def sample(self, process: AbstractProcess, score_fn, shape, *, key, x_init=None, t_start=None, saveat=None):
+        check_call(process, shape, key, x_init, t_start)
+        levels = _ladder_levels(self.sigmas, process, t_start)
+        n_levels, batch = levels.shape[0], shape[0]
+        k_init, k_noise = _noise.split(key, 2)
+        z0 = _noise.normal(k_init, 0, tuple(shape))
+        if x_init is None:
+            x = levels[0] * z0
+        else:
+            x = x_init + levels[0] * z0 if t_start is not None else x_init
+        n = n_levels * self.n_steps_each
+        level_of = jnp.repeat(jnp.arange(n_levels), self.n_steps_each)
+        step_lr = self.step_lr
+
+        def step(x, inp):
+            i, level = inp
+            sigma = levels[level]
+            alpha = step_lr * (sigma / levels[-1]) ** 2
+            s = score_fn(x, process.t_from_sigma(jnp.full((batch,), sigma)))
+            return x + alpha * s + jnp.sqrt(2 * alpha) * _noise.normal(k_noise, i, shape)
+
+        idx = save_indices(saveat, n)
+        x, ys = scan_steps(step, x, (jnp.arange(n), level_of), n, idx)
+        nfe = n
+        if self.denoise:
+            sig = jnp.full((batch,), levels[-1])
+            x = x + _bcast(sig**2, x) * score_fn(x, process.t_from_sigma(sig))
+            nfe += 1
+        ts = None if idx is None else levels[jnp.minimum(jnp.asarray(idx) // self.n_steps_each, n_levels - 1)]
+        return Solution(x, nfe, ts, ys)
+
+
+class Langevin(AbstractSampler):
+    """Unadjusted Langevin x <- x + a s(x) + sqrt(2a) z for a noise-free score (sliced score matching).
+
+    The score is called with t = 0. x starts at init_scale * N(0, I) or x_init. nfe = n_steps.
+    """
+
+    n_steps: int = eqx.field(static=True, default=1000)
+    step_size: float = eqx.field(static=True, default=0.01)
+    init_scale: float = eqx.field(static=True, default=1.0)
+
+    def __check_init__(self):
+        check_positive_int("n_steps", self.n_steps)
+        check_range("step_size", self.step_size, 0.0, None, strict=True)
+        check_range("init_scale", self.init_scale, 0.0, None, strict=True)
+
+    def sample(self, process, score_fn, shape, *, key, x_init=None, t_start=None, saveat=None):
+        if t_start is not None:
+            raise ValueError("Langevin has no noise levels: t_start does not apply")
+        check_call(process, shape, key, x_init, None, need_process=False)
+        k_init, k_noise = _noise.split(key, 2)
+        x = self.init_scale * _noise.normal(k_init, 0, tuple(shape)) if x_init is None else x_init
+        a, zeros = self.step_size, jnp.zeros(shape[:1])
+
+        def step(x, i):
+            return x + a * score_fn(x, zeros) + jnp.sqrt(2 * a) * _noise.normal(k_noise, i, shape)
+
+        idx = save_indices(saveat, self.n_steps)
+        x, ys = scan_steps(step, x, jnp.arange(self.n_steps), self.n_steps, idx)
+        return Solution(x, self.n_steps, None if idx is None else jnp.asarray(idx, jnp.float32), ys)
 
 
 def annealed_langevin(
-    score_fn: ScoreFn,
-    sigmas: Float[Array, " L"] | np.ndarray,
-    key: Key,
-    shape: tuple[int, ...],
-    *,
-    n_steps_each: int = 100,
-    step_lr: float = 2e-5,
-    denoise: bool = True,
-    x_init: Float[Array, " batch *data"] | None = None,
+    score_fn, sigmas, key, shape, *, n_steps_each=100, step_lr=2e-5, denoise=True, x_init=None
 ) -> tuple[Float[Array, " batch *data"], int]:
-    """For each sigma_i (decreasing), `n_steps_each` steps x <- x + a_i s(x, sigma_i) + sqrt(2 a_i) z.
+    """Convenience form: `AnnealedLangevin(...).sample(SigmaLadder(sigmas), score_fn(x, sigma), ...)`.
 
-    a_i = step_lr sigma_i^2 / sigma_L^2. `score_fn(x, sigma)` takes one sigma per sample.
-    x starts at `x_init`, or at N(0, sigma_1^2 I) without it. `denoise` adds the final
-    Tweedie step x + sigma_L^2 s(x, sigma_L) (NCSNv2). Returns (samples, nfe).
+    Returns (samples, nfe).
     """
-    check_shape_arg(shape)
-    check_positive_int("n_steps_each", n_steps_each)
-    check_range("step_lr", step_lr, 0.0, None, strict=True)
-    if is_concrete(sigmas):
-        check_decreasing("sigmas", sigmas)
-    sigmas = jnp.asarray(sigmas)
-    n_levels = sigmas.shape[0]
-    k_init, k_noise = jr.split(key)
-    if x_init is None:
-        x = sigmas[0] * jr.normal(k_init, shape)
-    else:
-        if tuple(x_init.shape) != tuple(shape):
-            raise ValueError(f"x_init must have shape {tuple(shape)}, got {tuple(x_init.shape)}")
-        x = x_init
-    batch = shape[0]
-    levels = jnp.repeat(jnp.arange(n_levels), n_steps_each)
-
-    def step(x, inp):
-        i, level = inp
-        sigma = sigmas[level]
-        alpha = step_lr * (sigma / sigmas[-1]) ** 2
-        s = score_fn(x, jnp.full((batch,), sigma))
-        z = grid_noise(k_noise, i, shape)
-        return x + alpha * s + jnp.sqrt(2 * alpha) * z, None
-
-    x, _ = jax.lax.scan(step, x, (jnp.arange(levels.shape[0]), levels))
-    nfe = n_levels * n_steps_each
-    if denoise:
-        sig = jnp.full((batch,), sigmas[-1])
-        x = x + _bcast(sig**2, x) * score_fn(x, sig)
-        nfe += 1
-    return x, nfe
+    sampler = AnnealedLangevin(n_steps_each, step_lr, denoise)
+    sol = sampler.sample(SigmaLadder(np.asarray(sigmas)), score_fn, tuple(shape), key=key, x_init=x_init)
+    return sol.x, sol.nfe
 
 
-def langevin(
-    score_fn,
-    key: Key,
-    x_init: Float[Array, " batch *data"],
-    *,
-    step_size: float,
-    n_steps: int,
-) -> tuple[Float[Array, " batch *data"], int]:
-    """Plain (unadjusted) Langevin x <- x + a s(x) + sqrt(2a) z with a batched `score_fn(x)`."""
-    check_positive_int("n_steps", n_steps)
-    check_range("step_size", step_size, 0.0, None, strict=True)
-
-    def step(x, i):
-        z = grid_noise(key, i, x.shape)
-        return x + step_size * score_fn(x) + jnp.sqrt(2 * step_size) * z, None
-
-    x, _ = jax.lax.scan(step, x_init, jnp.arange(n_steps))
-    return x, n_steps
+def langevin(score_fn, key, x_init, *, step_size: float, n_steps: int):
+    """Convenience form of `Langevin` with a batched `score_fn(x)`; returns (samples, nfe)."""
+    sol = Langevin(n_steps, step_size).sample(
+        None, lambda x, t: score_fn(x), tuple(x_init.shape), key=key, x_init=x_init
+    )
+    return sol.x, sol.nfe

@@ -1,65 +1,84 @@
-"""diffrax ODE solves with adaptive (Tsit5/Dopri5 + PID) or fixed (Heun/Euler) steps."""
+"""diffrax ODE solves with any explicit Runge-Kutta solver, adaptive or on a grid, with an exact NFE count."""
 
 import diffrax
-import jax
 import jax.numpy as jnp
 
 from .._checks import check_choice, check_positive_int
 
 ODE_SOLVERS = {
-    "tsit5": (diffrax.Tsit5, 6, True),  # (class, new evaluations per step, first-same-as-last)
-    "dopri5": (diffrax.Dopri5, 6, True),
-    "dopri8": (diffrax.Dopri8, 13, True),  # 14 stages, the first reused
-    "heun": (diffrax.Heun, 2, False),
-    "euler": (diffrax.Euler, 1, False),
+    "tsit5": diffrax.Tsit5,
+    "dopri5": diffrax.Dopri5,
+    "dopri8": diffrax.Dopri8,
+    "bosh3": diffrax.Bosh3,
+    "heun": diffrax.Heun,
+    "midpoint": diffrax.Midpoint,
+    "ralston": diffrax.Ralston,
+    "euler": diffrax.Euler,
 }
 
 
-def ode_solve(
-    vector_field,
-    y0,
-    *,
-    t0: float,
-    t1: float,
-    solver: str,
-    rtol: float,
-    atol: float,
-    n_steps: int | None,
-    max_steps: int = 16384,
-):
-    """Solve dy/dt = vector_field(t, y) from t0 to t1; returns (y(t1), number of vector-field evaluations).
+def stages(solver: diffrax.AbstractSolver) -> tuple[int, bool]:
+    """(vector-field evaluations per step, first-same-as-last) of an explicit RK solver, from its tableau."""
+    if isinstance(solver, diffrax.Euler):
+        return 1, False
+    if isinstance(solver, diffrax.AbstractERK):
+        fsal = bool(solver.tableau.fsal)
+        return len(solver.tableau.c) + 1 - int(fsal), fsal
+    raise ValueError(
+        f"solver must be an explicit Runge-Kutta solver (diffrax.Euler, Heun, Tsit5, Dopri5, ...), so that the "
+        f"number of score evaluations is known; got {type(solver).__name__}"
+    )
 
-    n_steps=None: adaptive steps with a PID controller (Tsit5/Dopri5/Dopri8 only);
-    otherwise `n_steps` equal steps.
+
+def evaluations(solver: diffrax.AbstractSolver, num_steps):
+    """Vector-field evaluations of a solve of num_steps steps (rejected ones included).
+
+    No extra evaluations for the initial step size: diffeqsolve wraps every term in WrapTerm,
+    so PIDController's initial-step selection never calls the vector field (diffrax 0.7;
+    counted with a callback in tests/test_samplers.py).
     """
-    check_choice("solver", solver, tuple(ODE_SOLVERS))
-    cls, per_step, fsal = ODE_SOLVERS[solver]
-    if n_steps is None:
-        if solver in ("heun", "euler"):
-            raise ValueError(f"solver={solver!r} has no error estimate: give n_steps for a fixed-step solve")
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
-        dt0 = None
-        steps_cap = max_steps
+    per_step, fsal = stages(solver)
+    return num_steps * per_step + (1 if fsal else 0)
+
+
+def diffeq_solve(
+    vector_field, y0, *, solver, ts=None, t0=None, t1=None, controller=None, max_steps=16384, save_ts=None
+):
+    """Solve dy/dt = vector_field(t, y): on the grid `ts`, or adaptively from t0 to t1 with `controller`.
+
+    Returns (y(end), nfe, ys at save_ts or None).
+    """
+    if ts is not None:
+        t0, t1, dt0, controller, cap = ts[0], ts[-1], None, diffrax.StepTo(ts), ts.shape[0] - 1
     else:
-        check_positive_int("n_steps", n_steps)
-        controller = diffrax.ConstantStepSize()
-        dt0 = (t1 - t0) / n_steps
-        steps_cap = n_steps
+        dt0, cap = None, max_steps
+    saveat = diffrax.SaveAt(t1=True) if save_ts is None else diffrax.SaveAt(ts=save_ts, t1=True)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(lambda t, y, args: vector_field(t, y)),
-        cls(),
+        solver,
         t0=t0,
         t1=t1,
         dt0=dt0,
         y0=y0,
-        saveat=diffrax.SaveAt(t1=True),
+        saveat=saveat,
         stepsize_controller=controller,
-        max_steps=steps_cap,
+        max_steps=cap,
     )
-    # num_steps counts rejected steps too; each costs per_step new evaluations. No extra
-    # evaluations for the initial step size: diffeqsolve wraps every term in WrapTerm, so
-    # PIDController's _select_initial_step never sees an ODETerm and returns 0.01 without
-    # calling the vector field (diffrax 0.7; counted with a callback in tests/test_samplers.py).
-    steps = sol.stats["num_steps"]
-    nfe = steps * per_step + (1 if fsal else 0)
-    return jax.tree_util.tree_map(lambda a: a[0], sol.ys), jnp.asarray(nfe)
+    nfe = jnp.asarray(evaluations(solver, sol.stats["num_steps"]))
+    return sol.ys[-1], nfe, (None if save_ts is None else sol.ys[:-1])
+
+
+def ode_solve(vector_field, y0, *, t0, t1, solver: str, rtol: float, atol: float, n_steps, max_steps: int = 16384):
+    """Solve by solver name: adaptive (PID, rtol/atol) when n_steps is None, else n_steps equal steps; (y(t1), nfe)."""
+    check_choice("solver", solver, tuple(ODE_SOLVERS))
+    if n_steps is None:
+        if solver in ("heun", "euler", "midpoint", "ralston"):
+            raise ValueError(f"solver={solver!r} has no error estimate: give n_steps for a fixed-step solve")
+        y, nfe, _ = diffeq_solve(
+            vector_field, y0, solver=ODE_SOLVERS[solver](), t0=t0, t1=t1,
+            controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=max_steps,
+        )  # fmt: skip
+        return y, nfe
+    check_positive_int("n_steps", n_steps)
+    y, nfe, _ = diffeq_solve(vector_field, y0, solver=ODE_SOLVERS[solver](), ts=jnp.linspace(t0, t1, n_steps + 1))
+    return y, nfe

@@ -1,11 +1,13 @@
-"""Noise-level and time grids shared by the samplers."""
+"""Noise-level and time grids shared by the samplers: EDM rho, log-SNR uniform, time uniform."""
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._checks import check_choice, check_positive_int, check_range
-from ..sde import AbstractSDE
+from ..sde import AbstractProcess
+
+SCHEDULES = ("edm", "logsnr", "time")
 
 
 def edm_sigmas(sigma_min: float, sigma_max: float, n_steps: int, rho: float = 7.0) -> Float[Array, " n"]:
@@ -19,26 +21,52 @@ def edm_sigmas(sigma_min: float, sigma_max: float, n_steps: int, rho: float = 7.
     return (hi + frac * (lo - hi)) ** rho
 
 
-def sigma_range(sde: AbstractSDE, eps: float) -> tuple[float, float]:
+def logsnr_sigmas(sigma_min: float, sigma_max: float, n_steps: int) -> Float[Array, " n"]:
+    """Geometric sigmas from sigma_max to sigma_min: uniform in log-SNR = -2 log sigma (DPM-Solver's default)."""
+    check_positive_int("n_steps", n_steps)
+    check_range("sigma_min", sigma_min, 0.0, None, strict=True)
+    if not sigma_max > sigma_min:
+        raise ValueError(f"sigma_max must exceed sigma_min, got {sigma_max} <= {sigma_min}")
+    return jnp.geomspace(sigma_max, sigma_min, n_steps)
+
+
+def uniform_times(process: AbstractProcess, n_steps: int, eps: float = 1e-3) -> Float[Array, " n"]:
+    """n_steps times uniform from T down to eps (score_sde's grid)."""
+    check_positive_int("n_steps", n_steps)
+    t0, t1 = process.time_span(eps)
+    return jnp.linspace(t0, t1, n_steps)
+
+
+def sigma_range(process: AbstractProcess, eps: float) -> tuple[float, float]:
     """(sigma(eps), sigma(T)) as Python floats, computed at trace time even under jit."""
+    t0, t1 = process.time_span(eps)
     with jax.ensure_compile_time_eval():
-        return float(sde.sigma(eps)), float(sde.sigma(sde.T))
+        return float(process.sigma(t1)), float(process.sigma(t0))
 
 
 def sigma_schedule(
-    sde: AbstractSDE, n_steps: int, *, kind: str = "edm", eps: float = 1e-3, rho: float = 7.0
+    process: AbstractProcess,
+    n_steps: int,
+    *,
+    kind: str = "edm",
+    eps: float = 1e-3,
+    rho: float = 7.0,
+    s_max: float | None = None,
 ) -> Float[Array, " n"]:
-    """N decreasing EDM noise levels sigma(t) = std/a between sigma(T) and sigma(eps).
+    """N decreasing EDM noise levels sigma(t) = std/a between sigma(T) (or `s_max`) and sigma(eps).
 
     kind: 'edm' (rho-spaced), 'logsnr' (geometric in sigma, i.e. uniform in log-SNR) or
     'time' (uniform in t).
     """
-    check_choice("schedule", kind, ("edm", "logsnr", "time"))
-    check_range("eps", eps, 0.0, sde.T, strict=True)
+    check_choice("schedule", kind, SCHEDULES)
     check_positive_int("n_steps", n_steps)
-    s_min, s_max = sigma_range(sde, eps)
+    lo, hi = sigma_range(process, eps)
+    hi = hi if s_max is None else s_max
     if kind == "edm":
-        return edm_sigmas(s_min, s_max, n_steps, rho)
+        return edm_sigmas(lo, hi, n_steps, rho)
     if kind == "logsnr":
-        return jnp.geomspace(s_max, s_min, n_steps)
-    return sde.sigma(jnp.linspace(sde.T, eps, n_steps))
+        return logsnr_sigmas(lo, hi, n_steps)
+    t0, t1 = process.time_span(eps)
+    with jax.ensure_compile_time_eval():
+        t0 = t0 if s_max is None else float(process.t_from_sigma(s_max))
+    return process.sigma(jnp.linspace(t0, t1, n_steps))

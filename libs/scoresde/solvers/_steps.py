@@ -14,6 +14,10 @@ def _batch_norm(v):
     return jnp.mean(jnp.linalg.norm(v.reshape(v.shape[0], -1), axis=-1))
 
 
+def _sample_norm(v):
+    return jnp.linalg.norm(v.reshape(v.shape[0], -1), axis=-1)
+
+
 def euler_maruyama_step(sde: AbstractSDE, x, t, score, h: float, z):
     """x' = x - h (f - g^2 s) + g sqrt(h) z, one step of size h backwards in time. Returns (x', mean)."""
     mean = x - h * sde.reverse_drift(x, t, score)
@@ -27,13 +31,15 @@ def reverse_diffusion_step(sde: AbstractSDE, x, t, score, h: float, z):
     return mean + _bcast(g, z) * z, mean
 
 
-def langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h: float, z):
+def langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h: float, z, norm: str = "batch"):
     """score_sde's Langevin corrector: step 2 alpha (snr |z| / |s|)^2, norms averaged over the batch.
 
-    alpha = 1 - b_i for VP-type SDEs (the DDPM alpha of this step), 1 otherwise.
+    alpha = 1 - b_i for VP-type SDEs (the DDPM alpha of this step), 1 otherwise. norm='sample'
+    uses each sample's own norms instead (a sample then does not depend on its batch).
     """
     alpha = _corrector_alpha(sde, t, h)
-    step = 2 * alpha * (snr * _batch_norm(z) / _batch_norm(score)) ** 2
+    norm_of = _batch_norm if norm == "batch" else _sample_norm
+    step = 2 * alpha * (snr * norm_of(z) / norm_of(score)) ** 2
     mean = x + _bcast(step, x) * score
     return mean + _bcast(jnp.sqrt(2 * step), z) * z, mean
 
