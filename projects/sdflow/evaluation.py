@@ -7,13 +7,17 @@ mixtures with exact log densities, so KL = E_{u ~ q_sigma}[log q_sigma(u) - log 
 by Monte Carlo over u = x_i + sigma xi only (eval.kl_samples draws per particle).
 """
 
+import collections
+import functools
 import json
 import os
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
+from jaxtyping import Array
 
 from scoresde import metrics, oracle
 
@@ -28,18 +32,54 @@ def kl_proxies(particles, sigma, log_p, key, *, n_mc: int, chunk_size: int = 102
     return jnp.mean(log_q - log_p(u, sigma))
 
 
+class MixtureLogProb(eqx.Module):
+    """log p_sigma(u) of a Gaussian mixture convolved with N(0, sigma^2 I)."""
+
+    mixture: oracle.GaussianMixture
+
+    def __call__(self, u, sigma):
+        return self.mixture.perturbed(1.0, sigma).log_prob(u.reshape(u.shape[0], -1))
+
+
+class KernelLogProb(eqx.Module):
+    """log p_sigma(u) of the sigma-smoothed empirical measure of `samples`."""
+
+    samples: Array
+    chunk_size: int = eqx.field(static=True)
+    query_chunk: int = eqx.field(static=True)
+
+    def __call__(self, u, sigma):
+        return oracle.empirical_log_prob(u, self.samples, sigma, chunk_size=self.chunk_size,
+                                         query_chunk=self.query_chunk)  # fmt: skip
+
+
 def target_log_prob(cfg, target_train):
-    """log p_sigma(u, sigma): exact for mixture targets with proxy.target=exact, else the kernel estimate."""
-    f = cfg.flow
+    """(log p_sigma(u, sigma) Module, kind): exact for mixture targets with proxy.target=exact, else the kernel one."""
     if cfg.proxy.target == "exact":
-        mix = components.target_mixture(cfg)
-        return lambda u, s: mix.perturbed(1.0, s).log_prob(u.reshape(u.shape[0], -1)), "exact mixture"
-    y = jnp.asarray(target_train)
+        return MixtureLogProb(components.target_mixture(cfg)), "exact mixture"
+    f = cfg.flow
+    return KernelLogProb(jnp.asarray(target_train), f.chunk_size, f.query_chunk), "kernel estimate"
 
-    def lp(u, s):
-        return oracle.empirical_log_prob(u, y, s, chunk_size=f.chunk_size, query_chunk=f.query_chunk)
 
-    return lp, "kernel estimate"
+TRACES = collections.Counter()  # times each jitted metric was traced (tests: once per shape, any target)
+
+
+@eqx.filter_jit
+def _swd(a, b, key, *, n_projections):
+    TRACES["swd"] += 1
+    return metrics.sliced_wasserstein(a, b, key, n_projections=n_projections)
+
+
+@eqx.filter_jit
+def _mmd(a, b, *, bandwidth):
+    TRACES["mmd"] += 1
+    return metrics.mmd(a, b, bandwidth=bandwidth)
+
+
+@eqx.filter_jit
+def _kl(x, sigma, log_p, key, *, n_mc, chunk_size, query_chunk):
+    TRACES["kl"] += 1
+    return kl_proxies(x, sigma, log_p, key, n_mc=n_mc, chunk_size=chunk_size, query_chunk=query_chunk)
 
 
 def level_metrics(cfg, path, sigmas, target_train, target_test):
@@ -48,13 +88,13 @@ def level_metrics(cfg, path, sigmas, target_train, target_test):
     n = path.shape[1]
     test = jnp.asarray(target_test)
     ref = jnp.asarray(target_train[: min(n, len(target_train))])
-    swd = jax.jit(lambda a, b, k: metrics.sliced_wasserstein(a, b, k, n_projections=e.n_projections))
-    mmd = jax.jit(lambda a, b: metrics.mmd(a, b, bandwidth=e.mmd_bandwidth))
+    swd = functools.partial(_swd, n_projections=e.n_projections)
+    mmd = functools.partial(_mmd, bandwidth=float(e.mmd_bandwidth))
     k_swd = jax.random.fold_in(key, 0)
     reference = {"swd_data_vs_data": float(swd(ref, test, k_swd)), "mmd_data_vs_data": float(mmd(ref, test))}
     log_p, kl_kind = target_log_prob(cfg, target_train)
-    chunks = dict(chunk_size=cfg.flow.chunk_size, query_chunk=cfg.flow.query_chunk)
-    kl = jax.jit(lambda x, s, k: kl_proxies(x, s, log_p, k, n_mc=e.kl_samples, **chunks))
+    kl = functools.partial(_kl, log_p=log_p, n_mc=e.kl_samples, chunk_size=cfg.flow.chunk_size,
+                           query_chunk=cfg.flow.query_chunk)  # fmt: skip
     rows = []
     for i in range(path.shape[0]):
         x = jnp.asarray(path[i])
@@ -62,7 +102,7 @@ def level_metrics(cfg, path, sigmas, target_train, target_test):
         if np.isfinite(sigmas).all():
             s = float(sigmas[max(i - 1, 0)])
             row["sigma"] = s
-            row["kl_proxies"] = float(kl(x, jnp.float32(s), jax.random.fold_in(key, i + 1)))
+            row["kl_proxies"] = float(kl(x, jnp.float32(s), key=jax.random.fold_in(key, i + 1)))
         rows.append(row)
     return rows, reference, kl_kind
 

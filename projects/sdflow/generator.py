@@ -5,6 +5,7 @@ x' = x + eta_l v_sigma_l(x) with the source proxy the kernel score of the batch 
 one optimiser step on |G(z) - stop_gradient(x')|^2. The trained G is a one-step sampler.
 """
 
+import collections
 import math
 import os
 
@@ -28,8 +29,18 @@ def build(cfg, shape, key):
     return nets.build(m, key)
 
 
+TRACES = collections.Counter()  # times the jitted loss / sampler were traced (tests: once per run / shape)
+
+
 def apply(model, z):
     return jax.vmap(model)(z)
+
+
+@eqx.filter_jit
+def sample(model, z):
+    """G(z) for a batch of latents, jitted with G as an argument (one compilation for any G of the same shape)."""
+    TRACES["sample"] += 1
+    return apply(model, z)
 
 
 class LatentBatches:
@@ -58,8 +69,12 @@ class LatentBatches:
         self.step = int(state["step"])
 
 
-def make_loss(velocity, aux):
+def make_loss(proxies_static):
+    """loss(G, batch, key); batch["proxies"] holds the arrays of (velocity, aux): arguments, not constants."""
+
     def loss(model, batch, key):
+        TRACES["loss"] += 1
+        velocity, aux = eqx.combine(batch["proxies"], proxies_static)
         x = apply(model, batch["z"])
         sigma, eta = batch["sigma"][0], batch["eta"][0]
         target = jax.lax.stop_gradient(x + eta * velocity(jax.lax.stop_gradient(x), sigma, aux))
@@ -82,8 +97,11 @@ def fit(cfg, velocity, aux, shape, workdir, mesh):
     state, static, optimizer = _state(cfg, shape)
     shardings = parallel.param_shardings(mesh, state)
     state = parallel.shard_tree(state, shardings)
-    step = train.make_train_step(make_loss(velocity, aux), optimizer, static, ema_rate=0.0)
-    jitted = train.jit_train_step(step, shardings, parallel.batch_sharding(mesh))
+    arrays, proxies_static = eqx.partition((velocity, aux), eqx.is_array)
+    rep, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+    arrays = parallel.shard_tree(arrays, jax.tree.map(lambda _: rep, arrays))
+    step = train.make_train_step(make_loss(proxies_static), optimizer, static, ema_rate=0.0)
+    jitted = train.jit_train_step(step, shardings, {"z": batch, "sigma": batch, "eta": batch, "proxies": rep})
     g = cfg.generator
 
     def on_log(s, metrics, sec):
@@ -92,7 +110,8 @@ def fit(cfg, velocity, aux, shape, workdir, mesh):
 
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints", "generator"), max_to_keep=2)
     state, stopped = train.train_loop(
-        state, jitted, LatentBatches(cfg, shape, sig, steps), lambda b: parallel.global_batch(b, mesh), ckpt,
+        state, jitted, LatentBatches(cfg, shape, sig, steps),
+        lambda b: {**parallel.global_batch(b, mesh), "proxies": arrays}, ckpt,
         total_steps=len(sig) * g.steps_per_level, log_every=g.log_every, checkpoint_every=g.checkpoint_every,
         on_log=on_log,
     )  # fmt: skip

@@ -9,10 +9,12 @@ learned.refit_steps DSM steps at the current sigma before every learned.refit_ev
 import math
 import os
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
+from jaxtyping import PyTree
 from ml_collections import ConfigDict
 
 from scoresde import checkpoint, data, nets, objectives, parallel, train
@@ -74,8 +76,6 @@ def fit(cfg, name: str, samples: np.ndarray, ladder: np.ndarray, workdir: str, m
 
 def restore(cfg, name: str, shape, workdir: str, seed_offset: int):
     """The EMA score net `name` from workdir/checkpoints/<name>."""
-    import equinox as eqx
-
     folder = os.path.join(workdir, "checkpoints", name)
     ckpt = checkpoint.Checkpointer(folder) if os.path.isdir(folder) else None
     if ckpt is None or ckpt.latest_step() is None:
@@ -86,28 +86,37 @@ def restore(cfg, name: str, shape, workdir: str, seed_offset: int):
     return eqx.combine(state.ema, static)
 
 
-def make_refit(cfg, static):
-    """refit(state, x, sigma, key) -> state: `learned.refit_steps` DSM steps at sigma on the current particles."""
-    optimizer = train.make_optimizer(cfg.refit_optim)
-    step = train.make_train_step(dsm_loss(None), optimizer, static, ema_rate=0.0)
-    n_batch = cfg.learned.refit_batch
+class Refit(eqx.Module):
+    """refit(state, x, sigma, key) -> state: `n_steps` DSM steps at sigma on the current particles.
 
-    def refit(state, x, sigma, key):
+    Only static settings (the net's non-array part, the optimiser's fields): the state comes in as an
+    argument, so two runs with the same settings share one compiled flow.
+    """
+
+    static: PyTree
+    optim: tuple = eqx.field(static=True)  # the refit optimiser's config items
+    n_steps: int = eqx.field(static=True)
+    n_batch: int = eqx.field(static=True)  # particles per step (0: all)
+
+    @classmethod
+    def from_config(cls, cfg, static) -> "Refit":
+        items = tuple(sorted(cfg.refit_optim.to_dict().items()))
+        return cls(static, items, cfg.learned.refit_steps, cfg.learned.refit_batch)
+
+    def __call__(self, state, x, sigma, key):
+        step = train.make_train_step(dsm_loss(None), train.make_optimizer(dict(self.optim)), self.static, ema_rate=0.0)
+
         def one(st, k):
-            xb = x if not n_batch else x[jax.random.choice(k, x.shape[0], (n_batch,), replace=False)]
+            xb = x if not self.n_batch else x[jax.random.choice(k, x.shape[0], (self.n_batch,), replace=False)]
             st, _ = step(st, {"x": xb, "sigma": jnp.reshape(sigma, (1,))})
             return st, None
 
-        state, _ = jax.lax.scan(one, state, jax.random.split(key, cfg.learned.refit_steps))
+        state, _ = jax.lax.scan(one, state, jax.random.split(key, self.n_steps))
         return state
-
-    return refit, optimizer
 
 
 def refit_state(cfg, model):
     """A fresh refit optimiser state around the trained source net: (state, static)."""
-    import equinox as eqx
-
     optimizer = train.make_optimizer(cfg.refit_optim)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     state = train.TrainState(
