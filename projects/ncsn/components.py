@@ -33,10 +33,7 @@ def build_sde(cfg):
 
 def build_process(cfg):
     """What the samplers run on: NCSN's sigma ladder (training.loss='ncsn', time t = sigma) or the SDE."""
-    if is_discrete(cfg):
-        ladder = getattr(sdes, "SigmaLadder", None)  # interim: until scoresde.sde.SigmaLadder lands
-        return None if ladder is None else ladder(sigmas(cfg))
-    return build_sde(cfg)
+    return sdes.SigmaLadder(sigmas(cfg)) if is_discrete(cfg) else build_sde(cfg)
 
 
 def sigmas(cfg) -> np.ndarray:

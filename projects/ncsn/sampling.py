@@ -26,12 +26,11 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
-from scoresde import parallel
+from scoresde import guidance, parallel, solvers
 
-from . import _legacy_sampler, components
+from . import components
 from .score import model_score
 
-METHODS = ("pc", "reverse_sde", "ode", "annealed_langevin", "langevin", "edm_heun", "dpm_solver_2m")
 TASKS = ("unconditional", "conditional", "inpaint")
 INPAINT_METHODS = ("pc", "reverse_sde")  # what scoresde.guidance.inpaint can run
 IMAGE_MASKS = ("left_half", "right_half", "top_half", "bottom_half", "center")  # the region to fill in
@@ -39,19 +38,19 @@ POINT_MASKS = ("x", "y")  # 2-D data: the coordinate to fill in, given the other
 
 
 def check_method(cfg) -> None:
+    """sampling.method and its sub-dict (scoresde.solvers), and that the trained model can use them; one line."""
     m = cfg.sampling.method
-    if m not in METHODS:
-        raise ValueError(f"sampling.method={m!r} is not one of {', '.join(map(repr, METHODS))}")
-    if components.is_discrete(cfg) and m != "annealed_langevin":
-        raise ValueError(
-            f"sampling.method={m!r} needs a continuous SDE; training.loss='ncsn' samples with 'annealed_langevin'"
-        )
-    if cfg.training.loss in ("ssm", "ssm_vr") and m != "langevin":
+    solvers.sampler_from_config(cfg.sampling, components.build_process(cfg))
+    noise_free = cfg.training.loss in ("ssm", "ssm_vr")
+    if noise_free and m != "langevin":
         raise ValueError(
             f"sampling.method={m!r}: a model trained with {cfg.training.loss} has no noise levels; use 'langevin'"
         )
-    if m == "annealed_langevin" and not components.is_discrete(cfg):
-        raise ValueError("sampling.method='annealed_langevin' needs training.loss='ncsn' (a sigma ladder)")
+    if m == "langevin" and not noise_free:
+        raise ValueError(
+            f"sampling.method='langevin' needs a noise-free score (training.loss='ssm' or 'ssm_vr'), "
+            f"not training.loss={cfg.training.loss!r}"
+        )
 
 
 # ---- labels and tasks -------------------------------------------------------------------
@@ -156,12 +155,21 @@ TRACES = collections.Counter()  # traces of draw / draw_inpaint in this process
 
 
 def build_sampler(cfg, process):
-    """The configured sampler, a Module built once per run and passed to the jitted draw."""
-    del process
-    return _legacy_sampler.from_config(cfg)
+    """The configured sampler (sampling.method, its sub-dict), a Module passed to the jitted draw."""
+    return solvers.sampler_from_config(cfg.sampling, process)
+
+
+def inpaint_sampler(cfg, process):
+    """The predictor-corrector inpainting runs: sampling.pc, or sampling.reverse_sde's steps with no corrector."""
+    sampler = build_sampler(cfg, process)
+    if isinstance(sampler, solvers.ReverseSDE):
+        return solvers.PredictorCorrector(sampler.n_steps, sampler.predictor, None, sampler.denoise, sampler.eps,
+                                          sampler.ts)  # fmt: skip
+    return sampler
 
 
 def _keys(key, indices):
+    """One key per sample: fold_in(key, global index), whatever the batch or device."""
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(indices)
 
 
@@ -170,7 +178,8 @@ def draw(score, sampler, key, indices, labels, data_shape: tuple, sharding: Name
     """Samples with global indices `indices` (sharded over the mesh); sample i's noise is fold_in(key, i)."""
     TRACES["draw"] += 1
     keys = _keys(key, jax.lax.with_sharding_constraint(indices, sharding))
-    sol = sampler.sample(score.process, score, (indices.shape[0], *data_shape), key=keys, labels=labels)
+    shape = (indices.shape[0], *data_shape)
+    sol = sampler.sample(score.process, score.conditioned(labels), shape, key=keys)
     replicated = NamedSharding(sharding.mesh, P())
     return jax.lax.with_sharding_constraint(sol.x, sharding), jax.lax.with_sharding_constraint(sol.nfe, replicated)
 
@@ -180,7 +189,9 @@ def draw_inpaint(score, sampler, key, indices, x_known, mask, labels, sharding: 
     """Completions of x_known (rows `indices`, sharded) where `mask` (one example) is False."""
     TRACES["draw_inpaint"] += 1
     keys = _keys(key, jax.lax.with_sharding_constraint(indices, sharding))
-    sol = sampler.inpaint(score.process, score, x_known, mask, key=keys, labels=labels)
+    full_mask = jnp.broadcast_to(mask, x_known.shape)
+    sol = guidance.inpaint_solution(score.process, score.conditioned(labels), x_known, full_mask, key=keys,
+                                    sampler=sampler)  # fmt: skip
     replicated = NamedSharding(sharding.mesh, P())
     return jax.lax.with_sharding_constraint(sol.x, sharding), jax.lax.with_sharding_constraint(sol.nfe, replicated)
 
@@ -283,7 +294,7 @@ def inpaint(cfg, model, key, x_known: np.ndarray, mesh, *, progress: bool = True
     keep = known_mask(cfg)
     process = components.build_process(cfg)
     score = model_score(cfg, on_mesh(model, mesh), process)
-    sampler = build_sampler(cfg, process)
+    sampler = inpaint_sampler(cfg, process)
     sharding = parallel.batch_sharding(mesh)
     key = parallel.shard_tree(key, parallel.replicated(mesh))
     mask = parallel.shard_tree(jnp.asarray(keep), parallel.replicated(mesh))

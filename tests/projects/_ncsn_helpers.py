@@ -24,7 +24,7 @@ def tiny_toy_config(**overrides):
     c.training.snapshot_every = 0
     c.data.n_train = 2000
     c.data.n_test = 500
-    c.sampling.n_steps = 50
+    c.sampling.pc.n_steps = 50
     c.sampling.n_samples = 200
     c.sampling.batch_size = 200
     c.eval.n_samples = 200

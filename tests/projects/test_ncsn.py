@@ -229,7 +229,7 @@ def test_two_process_distributed_run_matches_one_process(tmp_path):
 
     # Sampling the same checkpoint: 2 processes x 4 devices vs 1 process x 8 devices, 96 samples in 2 batches of 64.
     shutil.copytree(tmp_path / "single", tmp_path / "copy")
-    sample = ["--mode=sample", "--config.sampling.n_steps=20", "--config.sampling.n_samples=96",
+    sample = ["--mode=sample", "--config.sampling.pc.n_steps=20", "--config.sampling.n_samples=96",
               "--config.sampling.batch_size=64"]  # fmt: skip
     logs = _two_processes(tmp_path, str(tmp_path / "copy"), *sample)
     one = run_cli(toy_cli_args(str(tmp_path / "single"), *sample), env_extra=env8)

@@ -24,7 +24,7 @@ def _config(archive: str, **eval_fields):
     c.model.width, c.model.depth = 32, 1
     c.training.batch_size, c.training.n_steps, c.training.checkpoint_every = 8, 2, 2
     c.training.log_every, c.training.snapshot_every = 1, 0
-    c.sampling.n_steps, c.sampling.batch_size, c.eval.n_samples = 4, 8, 12  # more than the 2 test images
+    c.sampling.pc.n_steps, c.sampling.batch_size, c.eval.n_samples = 4, 8, 12  # more than the 2 test images
     c.eval.inception_batch_size = 2  # one compiled Inception shape for train images and samples
     for k, v in eval_fields.items():
         c.eval[k] = v
@@ -52,6 +52,12 @@ def test_eval_reports_fid_is_kid_with_stats_from_the_train_split_or_a_file(run):
     assert res["n_samples"] == 12  # two sample batches, not capped by the test split
     assert res["fid"] > 0 and res["inception_score"] > 1.0 and res["inception_score_splits"] == 6
     assert np.isfinite(res["kid"]) and res["kid_subset_size"] == 10  # min(1000, 10 reference features, 12)
+    with np.load(os.path.join(workdir, "eval", "step_2", "shard_00001.npz")) as z:  # batch 1: samples 8..11
+        kept = {k: (z[k].shape, z[k].dtype) for k in z.files}
+    assert kept == {  # 8-bit samples and Inception outputs only, never the 299x299 inputs
+        "indices": ((4,), np.int32), "nfe": ((1,), np.int64), "images": ((4, 32, 32, 3), np.uint8),
+        "pool3": ((4, 2048), np.float32), "logits_unbiased": ((4, 1008), np.float32),
+    }  # fmt: skip
     with open(os.path.join(workdir, "eval", "step_2.json")) as f:
         saved = json.load(f)
     assert {k: saved[k] for k in ("fid", "inception_score", "kid")} == {

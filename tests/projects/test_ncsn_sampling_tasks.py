@@ -28,7 +28,7 @@ TOY = {
     "training.checkpoint_every": 300,
     "training.log_every": 100,
     "training.steps_per_call": 10,
-    "sampling.n_steps": 30,
+    "sampling.pc.n_steps": 30,
 }
 
 
@@ -87,7 +87,7 @@ def test_conditional_samples_land_in_their_component_and_guidance_sharpens(toy_r
 @pytest.mark.parametrize("method", ["reverse_sde", "ode", "edm_heun"])
 def test_every_continuous_sampler_takes_labels_and_guidance(toy_run, method):
     cfg, _, mesh, model = toy_run
-    cfg = _with(cfg, **{"sampling.method": method, "sampling.n_steps": 12, "sampling.ode_solver": "heun",
+    cfg = _with(cfg, **{"sampling.method": method, f"sampling.{method}.n_steps": 12, "sampling.ode.solver": "heun",
                         "sampling.batch_size": 96})  # fmt: skip
     labels = np.arange(96, dtype=np.int32) % 8
     x, _ = sampling.generate(cfg, model, jax.random.key(1), 96, mesh, labels=labels, guidance_w=1.0, progress=False)
@@ -118,11 +118,11 @@ def test_guided_score_is_the_classifier_free_combination(toy_run):
 def test_sample_mode_conditional_writes_samples_with_their_labels(toy_run):
     cfg, workdir, mesh, _ = toy_run
     cfg = _with(cfg, **{"sampling.task": "conditional", "sampling.labels": "2,5", "sampling.guidance": 1.0,
-                        "sampling.method": "dpm_solver_2m", "sampling.n_samples": 64,
+                        "sampling.method": "dpm_solver", "sampling.n_samples": 64,
                         "sampling.batch_size": 32})  # fmt: skip
     checks.validate(cfg, workdir, "sample")
     x = sampling_mode.run(cfg, workdir, mesh)
-    stem = os.path.join(workdir, "samples", "dpm_solver_2m_cond_y2-5_w1_step300")
+    stem = os.path.join(workdir, "samples", "dpm_solver_cond_y2-5_w1_step300")
     out = np.load(stem + ".npz")
     assert out["samples"].shape == (64, 2) and np.array_equal(out["samples"], x)
     np.testing.assert_array_equal(out["labels"], np.tile([2, 5], 32))
@@ -173,8 +173,9 @@ def _exact_setup(toy_cfg, sigma_input=False, **overrides):
     "loss, method, extra",
     [
         ("ncsn", "annealed_langevin", {"model.conditioning": "sigma", "sde.sigma_max": 3.0, "sde.sigma_min": 0.05,
-                                       "sde.num_scales": 8, "sampling.n_steps_each": 20, "sampling.step_lr": 1e-3}),
-        ("ssm_vr", "langevin", {"sampling.n_steps": 200, "sampling.step_size": 0.01}),
+                                       "sde.num_scales": 8, "sampling.annealed_langevin.n_steps_each": 20,
+                                       "sampling.annealed_langevin.step_lr": 1e-3}),
+        ("ssm_vr", "langevin", {"sampling.langevin.n_steps": 200, "sampling.langevin.step_size": 0.01}),
     ],
     ids=["annealed_langevin", "langevin"],
 )  # fmt: skip
@@ -188,7 +189,7 @@ def test_noise_level_samplers_take_labels_and_guidance(toy_run, loss, method, ex
 
 
 def test_conditional_sampling_with_exact_scores_lands_every_sample_in_its_component(toy_run):
-    cfg, net, _ = _exact_setup(toy_run[0], **{"sampling.method": "dpm_solver_2m", "sampling.n_steps": 20})
+    cfg, net, _ = _exact_setup(toy_run[0], **{"sampling.method": "dpm_solver", "sampling.dpm_solver.n_steps": 20})
     labels = sampling.task_labels(_with(cfg, **{"sampling.labels": "1,6"}), 64)
     for w in (0.0, 1.5):
         x, _ = sampling.generate(cfg, net, jax.random.key(3), 64, mesh_of(8), labels=labels, guidance_w=w,
@@ -200,7 +201,7 @@ def test_conditional_sampling_with_exact_scores_lands_every_sample_in_its_compon
 
 def test_inpaint_with_exact_scores_follows_the_exact_conditional(toy_run):
     cfg, net, _ = _exact_setup(toy_run[0], **{"sampling.task": "inpaint", "sampling.mask": "x",
-                                              "sampling.n_steps": 100, "sampling.batch_size": 96})  # fmt: skip
+                                              "sampling.pc.n_steps": 100, "sampling.batch_size": 96})  # fmt: skip
     test = components.load_examples(cfg, "test")["image"][:200]
     x, keep, _ = sampling.inpaint(cfg, net, jax.random.key(4), test, mesh_of(8), progress=False)
     np.testing.assert_array_equal(keep, [False, True])
@@ -216,7 +217,8 @@ def test_inpaint_with_exact_scores_follows_the_exact_conditional(toy_run):
 def test_inpaint_digits_keeps_known_pixels_and_writes_triplets(digits_run):
     cfg, workdir = digits_run
     cfg = _with(cfg, **{"sampling.task": "inpaint", "sampling.mask": "right_half", "sampling.method": "reverse_sde",
-                        "sampling.n_steps": 10, "sampling.n_samples": 24, "sampling.batch_size": 16})  # fmt: skip
+                        "sampling.reverse_sde.n_steps": 10, "sampling.n_samples": 24,
+                        "sampling.batch_size": 16})  # fmt: skip
     mesh = checks.validate(cfg, workdir, "sample")
     x = sampling_mode.run(cfg, workdir, mesh)
     stem = os.path.join(workdir, "samples", "reverse_sde_inpaint_right_half_step4")
@@ -242,7 +244,7 @@ BAD_SAMPLE = [
     ({"sampling.task": "conditional", "sampling.guidance": -0.5}, "sampling.guidance=-0.5"),
     ({"sampling.task": "conditional", "sampling.guidance": 1.0, "training.label_dropout": 0.0}, "sampling.guidance"),
     ({"sampling.task": "inpaint", "sampling.mask": "center"}, "sampling.mask='center'"),
-    ({"sampling.task": "inpaint", "sampling.mask": "y", "sampling.method": "dpm_solver_2m"}, "sampling.method"),
+    ({"sampling.task": "inpaint", "sampling.mask": "y", "sampling.method": "dpm_solver"}, "sampling.method"),
     ({"sampling.task": "inpaint", "sampling.mask": "y", "training.label_dropout": 0.0}, "training.label_dropout"),
     ({"data.toy": "moons"}, "model.num_classes=8"),
     ({"model.num_classes": 4}, "model.num_classes=4"),

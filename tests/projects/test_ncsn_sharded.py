@@ -1,7 +1,7 @@
 """Sharded sampling and resumable eval of the NCSN project: compile counts, samples by index on 1 and 8
 devices, the batch on the mesh, eval resumed from shards, the checkpoint sweep (JSON + TensorBoard).
 
-One tiny toy model is trained once (on the 8-device mesh, two snapshots, checkpoints 50 and 100).
+One tiny toy model is trained once (on the 8-device mesh, two snapshots, checkpoints 150 and 300).
 """
 
 import contextlib
@@ -20,9 +20,9 @@ from tests.projects._ncsn_helpers import mesh_of, tiny_toy_config
 
 B = 64  # sampling.batch_size = training.snapshot_samples: snapshots and eval share one compiled draw
 CFG = {
-    "training.n_steps": 100, "training.steps_per_call": 10, "training.checkpoint_every": 50,
-    "training.snapshot_every": 50, "training.snapshot_samples": B, "training.log_every": 50,
-    "training.max_to_keep": 5, "sampling.n_steps": 20, "sampling.batch_size": B, "eval.n_samples": 200,
+    "training.n_steps": 300, "training.steps_per_call": 10, "training.checkpoint_every": 150,
+    "training.snapshot_every": 150, "training.snapshot_samples": B, "training.log_every": 150, "optim.warmup": 0,
+    "training.max_to_keep": 5, "sampling.pc.n_steps": 20, "sampling.batch_size": B, "eval.n_samples": 200,
 }  # fmt: skip
 
 
@@ -68,7 +68,7 @@ def run(tmp_path_factory):
 
 def test_two_snapshots_compile_the_draw_once(run):
     cfg, workdir, _, _, seen = run
-    assert sorted(os.listdir(os.path.join(workdir, "snapshots"))) == ["step_0000050.png", "step_0000100.png"]
+    assert sorted(os.listdir(os.path.join(workdir, "snapshots"))) == ["step_0000150.png", "step_0000300.png"]
     assert seen == {"compiles": 1, "traces": 1}, seen
     assert cfg.sampling.batch_size == B  # the snapshot left the config alone
 
@@ -79,9 +79,9 @@ def test_samples_by_index_match_on_1_and_8_devices(run):
     x1, nfe = sampling.generate(cfg, model, key, 100, mesh_of(1), progress=False)
     x8, nfe8 = sampling.generate(cfg, model, key, 100, mesh_of(8), progress=False)
     assert x1.shape == (100, 2) and nfe == nfe8 == 40 and np.all(np.abs(x8) < 10)
-    # Same per-sample noise; only float32 rounding differs: each device runs the MLP on 8 rows instead of 64
-    # (other matmul blocking) and the corrector's batch-mean norms are summed in another order, O(1e-7)
-    # relative per operation, carried through 40 score evaluations.
+    # The same per-sample noise, so the same samples. Here they are even bit-identical, but XLA may block a
+    # matmul of 8 rows per device differently from one of 64 rows and sums the corrector's batch-mean norms
+    # across devices in another order: float32 rounding (~1e-7 relative per op) through 40 score evaluations.
     np.testing.assert_allclose(x8, x1, rtol=1e-4, atol=1e-4)
     first, _ = sampling.generate(cfg, model, key, 40, mesh_of(8), progress=False)
     np.testing.assert_array_equal(first, x8[:40])  # sample i depends on (key, i): n does not change it
@@ -125,31 +125,32 @@ def _tb_scalars(logdir: str) -> dict[str, dict[int, float]]:
 
 def test_sweep_writes_a_json_and_scalars_per_checkpoint_without_recompiling(run):
     cfg, workdir, mesh, _, _ = run
-    sweep = _with(cfg, **{"eval.begin_step": 50, "eval.end_step": 100})
+    sweep = _with(cfg, **{"eval.begin_step": 150, "eval.end_step": 300})
     checks.validate(sweep, workdir, "eval")
     with compiles("draw") as seen:
         last = evaluation.run(sweep, workdir, mesh)
     assert seen == {"compiles": 0, "traces": 0}, seen  # 2 checkpoints x 4 batches on the training's compilation
     saved = {}
-    for step in (50, 100):
+    for step in (150, 300):
         with open(os.path.join(workdir, "eval", f"step_{step}.json")) as f:
             saved[step] = json.load(f)
         assert saved[step]["n_samples"] == 200 and saved[step]["swd"] > 0
         assert len(glob.glob(os.path.join(workdir, "eval", f"step_{step}", "shard_*.npz"))) == 4
-    assert saved[100] == last and saved[50]["swd"] != saved[100]["swd"]
+    assert saved[300] == last and saved[150]["swd"] != saved[300]["swd"]
     scalars = _tb_scalars(os.path.join(workdir, "tensorboard", "eval"))
     for name in ("swd", "mmd", "nfe", "swd_data_vs_data"):
-        assert scalars[f"eval/{name}"] == pytest.approx({s: saved[s][name] for s in (50, 100)}, rel=1e-6), name
-    only_50 = _with(cfg, **{"eval.begin_step": 1, "eval.end_step": 60})
-    assert evaluation.eval_steps(only_50, [50, 100]) == [50]
-    assert evaluation.eval_steps(cfg, [50, 100]) == [100]  # 0 / 0: the latest
+        assert scalars[f"eval/{name}"] == pytest.approx({s: saved[s][name] for s in (150, 300)}, rel=1e-6), name
+    first = _with(cfg, **{"eval.begin_step": 1, "eval.end_step": 160})
+    assert evaluation.eval_steps(first, [150, 300]) == [150]
+    assert evaluation.eval_steps(_with(cfg, **{"eval.begin_step": 200}), [150, 300]) == [300]  # end 0: to the latest
+    assert evaluation.eval_steps(cfg, [150, 300]) == [300]  # 0 / 0: the latest
 
 
 @pytest.mark.parametrize(
     "fields, needle",
     [
-        ({"eval.begin_step": 101}, "no checkpoint in range (have 50, 100)"),
-        ({"eval.begin_step": 60, "eval.end_step": 70}, "eval.begin_step=60 / eval.end_step=70"),
+        ({"eval.begin_step": 301}, "no checkpoint in range (have 150, 300)"),
+        ({"eval.begin_step": 160, "eval.end_step": 170}, "eval.begin_step=160 / eval.end_step=170"),
         ({"eval.begin_step": 80, "eval.end_step": 60}, "eval.end_step=60 is before eval.begin_step=80"),
         ({"eval.begin_step": -1}, "eval.begin_step=-1 must be a non-negative integer"),
         ({"eval.n_samples": 1}, "eval.n_samples=1"),
@@ -164,9 +165,9 @@ def test_bad_eval_ranges_are_one_line(run, fields, needle):
 
 def test_eval_resumes_from_finished_shards(run, monkeypatch):
     cfg, workdir, mesh, _, _ = run
-    cfg = _with(cfg, **{"eval.begin_step": 50, "eval.end_step": 50})
-    json_path = os.path.join(workdir, "eval", "step_50.json")
-    shard_dir = os.path.join(workdir, "eval", "step_50")
+    cfg = _with(cfg, **{"eval.begin_step": 150, "eval.end_step": 150})
+    json_path = os.path.join(workdir, "eval", "step_150.json")
+    shard_dir = os.path.join(workdir, "eval", "step_150")
     full = evaluation.run(cfg, workdir, mesh)  # shards from the sweep, or drawn now
     drawn, limit, real_draw = [], [None], sampling.draw
 
@@ -192,7 +193,7 @@ def test_eval_resumes_from_finished_shards(run, monkeypatch):
         assert json.load(f) == full
     drawn.clear()
     assert evaluation.run(cfg, workdir, mesh) == full and drawn == []  # everything from the shards
-    res = evaluation.run(_with(cfg, **{"sampling.n_steps": 10}), workdir, mesh)  # other settings: shards redrawn
+    res = evaluation.run(_with(cfg, **{"sampling.pc.n_steps": 10}), workdir, mesh)  # other settings: shards redrawn
     assert drawn == [0, B, 2 * B, 3 * B] and res["nfe"] == 20 and res["swd"] != full["swd"]
     with open(os.path.join(shard_dir, "manifest.json")) as f:
-        assert json.load(f)["sampling"]["n_steps"] == 10
+        assert json.load(f)["sampling"]["pc"]["n_steps"] == 10
