@@ -45,7 +45,8 @@ class DPMSolverPP(AbstractSampler):
         if self.sigmas is not None:
             check_grid("sigmas", self.sigmas, hi=float("inf"), zero_end=True)
         check_positive_int("n_steps", self.n_steps)
-        check_choice("order", self.order, (1, 2, 3))
+        if self.order not in (1, 2, 3) or isinstance(self.order, bool):
+            raise ValueError(f"order must be 1, 2 or 3, got {self.order!r}")
         check_choice("schedule", self.schedule, SCHEDULES)
 
     def sample(self, process: AbstractProcess, score_fn, shape, *, key, x_init=None, t_start=None, saveat=None):

@@ -1,12 +1,13 @@
 """The grids fixed-step samplers step on: default or user-given, in time or in sigma, checked in one line."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
 from .._checks import check_positive_int, is_concrete
 from ..sde import AbstractProcess
-from ._schedules import sigma_schedule
+from ._schedules import sigma_range, sigma_schedule
 
 
 def check_grid(name: str, values, *, hi: float, zero_end: bool) -> Float[Array, " n"]:
@@ -26,7 +27,7 @@ def check_grid(name: str, values, *, hi: float, zero_end: bool) -> Float[Array, 
             raise ValueError(f"{name} must be finite and {end}, got {v.tolist()}")
         if np.any(np.diff(v) >= 0):
             raise ValueError(f"{name} must be strictly decreasing, got {v.tolist()}")
-        if v[0] > hi * (1 + 1e-6):
+        if v[0] > hi * (1 + 1e-4):
             raise ValueError(f"{name} must start at or below {hi:g}, got {v[0]:g}")
     return arr
 
@@ -51,10 +52,14 @@ def sigma_grid(
     if sigmas is not None:
         if t_start is not None:
             raise ValueError("give sigmas or t_start, not both: a grid of sigmas starts where it starts")
-        return check_grid("sigmas", sigmas, hi=float(process.sigma(process.T)), zero_end=True)
+        return check_grid("sigmas", sigmas, hi=sigma_range(process, eps)[1], zero_end=True)
     check_positive_int("n_steps", n_steps)
     _, t_end = process.time_span(eps)
-    s_max = None if t_start is None else float(process.sigma(check_t_start(process, t_start, t_end)))
+    if t_start is None:
+        s_max = None
+    else:
+        with jax.ensure_compile_time_eval():
+            s_max = float(process.sigma(check_t_start(process, t_start, t_end)))
     levels = sigma_schedule(process, n_steps if to_zero else n_steps + 1, kind=schedule, eps=eps, rho=rho, s_max=s_max)
     return jnp.append(levels, 0.0) if to_zero else levels
 

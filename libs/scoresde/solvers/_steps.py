@@ -18,20 +18,20 @@ def _sample_norm(v):
     return jnp.linalg.norm(v.reshape(v.shape[0], -1), axis=-1)
 
 
-def euler_maruyama_step(sde: AbstractSDE, x, t, score, h: float, z):
+def euler_maruyama_step(sde: AbstractSDE, x, t, score, h, z):
     """x' = x - h (f - g^2 s) + g sqrt(h) z, one step of size h backwards in time. Returns (x', mean)."""
     mean = x - h * sde.reverse_drift(x, t, score)
     return mean + _bcast(sde.diffusion(t) * jnp.sqrt(h), z) * z, mean
 
 
-def reverse_diffusion_step(sde: AbstractSDE, x, t, score, h: float, z):
+def reverse_diffusion_step(sde: AbstractSDE, x, t, score, h, z):
     """x' = x - f_i + G_i^2 s + G_i z with (f_i, G_i) the SDE's discretisation. Returns (x', mean)."""
     f, g = sde.discretize(x, t, h)
     mean = x - f + _bcast(g**2, x) * score
     return mean + _bcast(g, z) * z, mean
 
 
-def langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h: float, z, norm: str = "batch"):
+def langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h, z, norm: str = "batch"):
     """score_sde's Langevin corrector: step 2 alpha (snr |z| / |s|)^2, norms averaged over the batch.
 
     alpha = 1 - b_i for VP-type SDEs (the DDPM alpha of this step), 1 otherwise. norm='sample'
@@ -44,7 +44,7 @@ def langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h: float,
     return mean + _bcast(jnp.sqrt(2 * step), z) * z, mean
 
 
-def annealed_langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h: float, z):
+def annealed_langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, h, z):
     """score_sde's annealed-Langevin corrector: step 2 alpha (snr std(t))^2."""
     alpha = _corrector_alpha(sde, t, h)
     _, std = sde.marginal(t)
@@ -53,7 +53,7 @@ def annealed_langevin_corrector_step(sde: AbstractSDE, x, t, score, snr: float, 
     return mean + _bcast(jnp.sqrt(2 * step), z) * z, mean
 
 
-def _corrector_alpha(sde: AbstractSDE, t, h: float):
+def _corrector_alpha(sde: AbstractSDE, t, h):
     beta = getattr(sde, "beta", None)
     if beta is None:
         return jnp.ones_like(t)
