@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_utils as bu  # noqa: E402
 
 from scoresde.sde import VPSDE  # noqa: E402
-from scoresde.solvers import pc, reverse_sde  # noqa: E402
+from scoresde.solvers import pc, reverse_sde, sample_keys  # noqa: E402
 from scoresde.solvers._terms import ScalarDiffusionTerm  # noqa: E402
 
 EPS = 1e-3
@@ -64,6 +64,11 @@ def make_candidates(static, shape, n_steps: int, sde: VPSDE):
     def library_scan(params, key):
         # The library's own lax.scan path: pc with the Euler-Maruyama predictor and no corrector.
         return pc(sde, score_of(params), key, shape, n_steps=n_steps, predictor="euler_maruyama", corrector="none")[0]
+
+    def library_per_sample(params, key):
+        # One key per sample (sharded sampling's noise): sample j's noise from fold_in(key_j, step).
+        keys = sample_keys(key, jnp.arange(batch))
+        return reverse_sde(sde, score_of(params), keys, shape, n_steps=n_steps, predictor="euler_maruyama")[0]
 
     def diffrax_with(path_fn, adjoint=None):
         def run(params, key):
@@ -105,6 +110,7 @@ def make_candidates(static, shape, n_steps: int, sde: VPSDE):
     return {
         "scan (hand-written)": scan,
         "reverse_sde (library)": library,
+        "reverse_sde, one key per sample": library_per_sample,
         "pc, no corrector (library scan)": library_scan,
         "diffrax + UnsafeBrownianPath": unsafe,
         "diffrax + VirtualBrownianTree": vbt,

@@ -26,40 +26,38 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _bench_utils as bu  # noqa: E402
+import diffrax  # noqa: E402
 
-from scoresde.sde import VPSDE  # noqa: E402
-from scoresde.solvers import (  # noqa: E402
-    annealed_langevin,
-    dpm_solver_2m,
-    edm_heun,
-    pc,
-    probability_flow,
-    reverse_sde,
-)
+from scoresde import solvers as sv  # noqa: E402
+from scoresde.sde import VPSDE, SigmaLadder  # noqa: E402
 
 LOOP = "bare scan of score calls"
 
 
 def samplers(sde, shape, nfe: int):
-    """name -> (score_fn, key) -> (samples, nfe), each with about `nfe` score calls (fast ODE solvers fewer)."""
+    """name -> (process, sampler), each with about `nfe` score calls (fast ODE solvers fewer)."""
     n = nfe
-    sigmas = jnp.asarray(np.geomspace(1.0, 0.01, 10), jnp.float32)
+    ladder = SigmaLadder(np.geomspace(1.0, 0.01, 10))
     return {
-        f"reverse_sde euler_maruyama (n={n})": lambda s, k: reverse_sde(sde, s, k, shape, n_steps=n),
-        f"reverse_sde reverse_diffusion (n={n})": lambda s, k: reverse_sde(
-            sde, s, k, shape, n_steps=n, predictor="reverse_diffusion"
-        ),
-        f"pc reverse_diffusion + langevin (n={n // 2}, 1 corr.)": lambda s, k: pc(sde, s, k, shape, n_steps=n // 2),
-        f"annealed_langevin (10 levels x {n // 10}, denoise)": lambda s, k: annealed_langevin(
-            s, sigmas, k, shape, n_steps_each=n // 10
-        ),
-        "probability_flow tsit5 adaptive (rtol=atol=1e-5)": lambda s, k: probability_flow(sde, s, k, shape),
-        f"probability_flow heun (n={n // 2})": lambda s, k: probability_flow(
-            sde, s, k, shape, solver="heun", n_steps=n // 2
-        ),
-        "edm_heun (n=18)": lambda s, k: edm_heun(sde, s, k, shape, n_steps=18),
-        "dpm_solver_2m (n=20)": lambda s, k: dpm_solver_2m(sde, s, k, shape, n_steps=20),
+        f"ReverseSDE euler_maruyama (n={n})": (sde, sv.ReverseSDE(n)),
+        f"ReverseSDE reverse_diffusion (n={n})": (sde, sv.ReverseSDE(n, sv.ReverseDiffusion())),
+        f"PredictorCorrector rd + langevin (n={n // 2}, 1 corr.)": (sde, sv.PredictorCorrector(n // 2)),
+        f"AnnealedLangevin (10 levels x {n // 10}, denoise)": (ladder, sv.AnnealedLangevin(n // 10)),
+        "ProbabilityFlow tsit5 adaptive (rtol=atol=1e-5)": (sde, sv.ProbabilityFlow()),
+        f"ProbabilityFlow heun (n={n // 2})": (sde, sv.ProbabilityFlow(diffrax.Heun(), n_steps=n // 2)),
+        "EDMHeun (n=18)": (sde, sv.EDMHeun(18)),
+        "DPMSolverPP 2M (n=20)": (sde, sv.DPMSolverPP(20)),
+        "DPMSolverPP 3M (n=20)": (sde, sv.DPMSolverPP(20, order=3)),
+        f"DPMSolverPPSDE 2M-SDE (n={n})": (sde, sv.DPMSolverPPSDE(n)),
+        f"ReverseSDE, one key per sample (n={n})": (sde, sv.ReverseSDE(n)),
     }
+
+
+def run_sampler(name, process, sampler, score_fn, key, shape):
+    if name.startswith("ReverseSDE, one key"):
+        key = sv.sample_keys(key, jnp.arange(shape[0]))
+    sol = sampler.sample(process, score_fn, shape, key=key)
+    return sol.x, sol.nfe
 
 
 def counting(score_fn, counter: list):
@@ -83,11 +81,17 @@ def run_setting(name: str, args, repeats: int, nfe: int):
     table = samplers(sde, shape, nfe)
 
     compiled, ctimes, counted = {}, {}, {}
-    for sname, sampler in table.items():
-        fn = lambda p, k, sampler=sampler: sampler(score_of(p), k)  # noqa: E731
+    for sname, (process, sampler) in table.items():
+
+        def fn(p, k, sname=sname, process=process, sampler=sampler):
+            return run_sampler(sname, process, sampler, score_of(p), k, shape)
+
         compiled[sname], ctimes[sname] = bu.compile_timed(fn, params, key)
         counter = [0]
-        counted_fn = lambda p, k, sampler=sampler, counter=counter: sampler(counting(score_of(p), counter), k)  # noqa: E731
+
+        def counted_fn(p, k, sname=sname, process=process, sampler=sampler, counter=counter):
+            return run_sampler(sname, process, sampler, counting(score_of(p), counter), k, shape)
+
         jax.block_until_ready(jax.jit(counted_fn)(params, key))
         counted[sname] = counter[0]
 
