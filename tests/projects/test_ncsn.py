@@ -241,3 +241,15 @@ def test_two_process_distributed_run_matches_one_process(tmp_path):
     np.testing.assert_allclose(x2, x1, rtol=1e-4, atol=1e-4)  # same noise by index; see test_ncsn_sharded
     rows = dict(_drawn_rows(log) for log in logs)
     assert sorted(rows) == [0, 1] and not rows[0] & rows[1] and rows[0] | rows[1] == set(range(64))
+
+    # Eval on 2 processes: both draw their rows of each batch, process 0 writes the shards and the JSON.
+    ev = {**fields, "eval.n_samples": 96}
+    _two_processes(tmp_path, str(tmp_path / "copy"), "--mode=eval", *(f"--config.{k}={v}" for k, v in ev.items()))
+    with open(tmp_path / "copy" / "eval" / "step_20.json") as f:
+        two = json.load(f)
+    one = evaluation.run(tiny_toy_config(**ev), str(tmp_path / "single"), mesh_of(8))
+    assert (
+        two["n_samples"] == 96 and sorted(os.listdir(tmp_path / "copy" / "eval" / "step_20"))[-1] == "shard_00001.npz"
+    )
+    for k in ("swd", "mmd"):
+        assert two[k] == pytest.approx(one[k], rel=1e-3), k
