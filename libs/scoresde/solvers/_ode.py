@@ -1,6 +1,7 @@
 """diffrax ODE solves with any explicit Runge-Kutta solver, adaptive or on a grid, with an exact NFE count."""
 
 import diffrax
+import jax
 import jax.numpy as jnp
 
 from .._checks import check_choice, check_positive_int
@@ -65,7 +66,8 @@ def diffeq_solve(
         max_steps=cap,
     )
     nfe = jnp.asarray(evaluations(solver, sol.stats["num_steps"]))
-    return sol.ys[-1], nfe, (None if save_ts is None else sol.ys[:-1])
+    last = jax.tree_util.tree_map(lambda a: a[-1], sol.ys)  # y may be a pytree (likelihood: (x, delta logp))
+    return last, nfe, (None if save_ts is None else jax.tree_util.tree_map(lambda a: a[:-1], sol.ys))
 
 
 def ode_solve(vector_field, y0, *, t0, t1, solver: str, rtol: float, atol: float, n_steps, max_steps: int = 16384):
