@@ -61,6 +61,9 @@ def validate(cfg, workdir: str, mode: str):
     components.check_model(cfg)
     components.check_training_labels(cfg)
     if mode == "sample":
+        n = cfg.sampling.n_samples
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"sampling.n_samples={n!r} must be a positive integer")
         sampling.check_task(cfg)
         if sampling.task(cfg) == "inpaint":
             components.load_examples(cfg, "test")

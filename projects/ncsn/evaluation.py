@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from scoresde import checkpoint, likelihood, metrics, parallel
 
-from . import components, sampling, training
+from . import components, placement, sampling, training
 from .eval_shards import ShardStore, fingerprint
 from .score import model_score
 
@@ -70,7 +70,7 @@ def _bpd_batch(score, x, key, centered: bool):
 
 def _bpd(cfg, model, mesh, test_x, key):
     """Bits/dim of eval.bpd_batches test batches of sampling.batch_size, sharded like the samples."""
-    score = model_score(cfg, sampling.on_mesh(model, mesh), components.build_process(cfg))
+    score = model_score(cfg, placement.on_mesh(model, mesh), components.build_process(cfg))
     unit = (test_x + 1.0) / 2.0 if cfg.data.centered else test_x
     b, sharding = cfg.sampling.batch_size, parallel.batch_sharding(mesh)
     vals = []
@@ -80,7 +80,7 @@ def _bpd(cfg, model, mesh, test_x, key):
             break
         x = parallel.shard_tree(jnp.asarray(x), sharding)
         k = parallel.shard_tree(jax.random.fold_in(key, i), parallel.replicated(mesh))
-        vals.append(sampling.to_host(_bpd_batch(score, x, k, cfg.data.centered)))
+        vals.append(placement.to_host(_bpd_batch(score, x, k, cfg.data.centered)))
     return float(np.mean(np.concatenate(vals))) if vals else None
 
 

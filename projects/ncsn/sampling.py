@@ -20,15 +20,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import logging
-from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
 from scoresde import guidance, parallel, solvers
 
-from . import components
+from . import components, placement
 from .score import model_score
 
 TASKS = ("unconditional", "conditional", "inpaint")
@@ -196,54 +194,6 @@ def draw_inpaint(score, sampler, key, indices, x_known, mask, labels, sharding: 
     return jax.lax.with_sharding_constraint(sol.x, sharding), jax.lax.with_sharding_constraint(sol.nfe, replicated)
 
 
-def check_batch_size(b: int, mesh, name: str = "sampling.batch_size") -> None:
-    n_dev = mesh.devices.size
-    if isinstance(b, bool) or not isinstance(b, int) or b < 1 or b % n_dev:
-        raise ValueError(f"{name}={b} must be a positive multiple of the {n_dev} devices")
-
-
-def to_host(x) -> np.ndarray:
-    """A (possibly multi-process) sharded array as one numpy array on every process."""
-    if jax.process_count() == 1:
-        return np.asarray(jax.device_get(x))
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
-def local_rows(x) -> list[int]:
-    """The rows of a batch-sharded array that this process's devices hold (and so computed)."""
-    rows = set()
-    for shard in x.addressable_shards:
-        rows.update(range(*shard.index[0].indices(x.shape[0])))
-    return sorted(rows)
-
-
-def _log_rows(x, b: int) -> None:
-    rows = local_rows(x)
-    logging.info(
-        "sampling: process %d of %d draws rows %d-%d of every %d-sample batch",
-        jax.process_index(), jax.process_count(), rows[0], rows[-1], b,
-    )  # fmt: skip
-
-
-def on_mesh(tree, mesh):
-    """Array leaves not yet on `mesh` placed there (replicated, or FSDP-split as in training); the rest untouched."""
-
-    def here(x):
-        return isinstance(getattr(x, "sharding", None), NamedSharding) and x.sharding.mesh == mesh
-
-    shardings = jax.tree_util.tree_map(
-        lambda x, s: None if s is None or here(x) else s, tree, parallel.param_shardings(mesh, tree),
-        is_leaf=lambda x: x is None,
-    )  # fmt: skip
-    return parallel.shard_tree(tree, shardings)
-
-
-def _place_rows(mesh, idx: np.ndarray, *per_row):
-    """Indices and per-row arrays (None passes through) on the batch sharding; each process fills its own rows."""
-    s = parallel.batch_sharding(mesh)
-    return parallel.shard_tree((idx, *per_row), (s, *(None if v is None else s for v in per_row)))
-
-
 def sample_batches(cfg, model, key, n: int, mesh, *, labels=None, guidance_w: float = 0.0, batch_size=None,
                    skip=(), progress: bool = True):  # fmt: skip
     """Yield (batch number j, its sample indices, samples on the host, nfe) for the batches j not in `skip`.
@@ -252,13 +202,13 @@ def sample_batches(cfg, model, key, n: int, mesh, *, labels=None, guidance_w: fl
     class-conditional model; without them the unconditional labels (null class or classes in turn).
     """
     b = cfg.sampling.batch_size if batch_size is None else batch_size
-    check_batch_size(b, mesh, "sampling.batch_size" if batch_size is None else "batch_size")
+    placement.check_batch_size(b, mesh, "sampling.batch_size" if batch_size is None else "batch_size")
     if labels is None:
         labels = unconditional_labels(cfg, n)
     elif len(labels) != n:
         raise ValueError(f"labels has {len(labels)} entries for {n} samples")
     process = components.build_process(cfg)
-    score = model_score(cfg, on_mesh(model, mesh), process, guidance_w=guidance_w)
+    score = model_score(cfg, placement.on_mesh(model, mesh), process, guidance_w=guidance_w)
     sampler = build_sampler(cfg, process)
     sharding = parallel.batch_sharding(mesh)
     key = parallel.shard_tree(key, parallel.replicated(mesh))
@@ -267,17 +217,19 @@ def sample_batches(cfg, model, key, n: int, mesh, *, labels=None, guidance_w: fl
     for count, j in enumerate(tqdm(todo, desc="sampling", disable=not show)):
         idx = np.arange(j * b, (j + 1) * b, dtype=np.int32)
         y = None if labels is None else np.asarray(labels, np.int32)[np.minimum(idx, n - 1)]
-        idx_d, y_d = _place_rows(mesh, idx, y)
+        idx_d, y_d = placement.place_rows(mesh, idx, y)
         x, nfe = draw(score, sampler, key, idx_d, y_d, components.data_shape(cfg), sharding)
         if count == 0:
-            _log_rows(x, b)
+            placement.log_rows(x, b)
         keep = min(b, n - j * b)
-        yield j, idx[:keep], to_host(x)[:keep], int(jax.device_get(nfe))
+        yield j, idx[:keep], placement.to_host(x)[:keep], int(jax.device_get(nfe))
 
 
 def generate(cfg, model, key, n: int, mesh, *, labels=None, guidance_w: float = 0.0, batch_size=None,
              progress: bool = True):  # fmt: skip
     """n samples (sample i from fold_in(key, i)) in sharded batches; returns (numpy samples, nfe per sample)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of samples must be a positive integer, got {n!r}")
     batches = sample_batches(cfg, model, key, n, mesh, labels=labels, guidance_w=guidance_w, batch_size=batch_size,
                              progress=progress)  # fmt: skip
     out = [(x, nfe) for _, _, x, nfe in batches]
@@ -290,10 +242,10 @@ def inpaint(cfg, model, key, x_known: np.ndarray, mesh, *, progress: bool = True
     Returns (completions with the known entries exactly x_known, known mask over one example, nfe per sample).
     """
     n, b = len(x_known), cfg.sampling.batch_size
-    check_batch_size(b, mesh)
+    placement.check_batch_size(b, mesh)
     keep = known_mask(cfg)
     process = components.build_process(cfg)
-    score = model_score(cfg, on_mesh(model, mesh), process)
+    score = model_score(cfg, placement.on_mesh(model, mesh), process)
     sampler = inpaint_sampler(cfg, process)
     sharding = parallel.batch_sharding(mesh)
     key = parallel.shard_tree(key, parallel.replicated(mesh))
@@ -305,10 +257,10 @@ def inpaint(cfg, model, key, x_known: np.ndarray, mesh, *, progress: bool = True
         idx = np.arange(j * b, (j + 1) * b, dtype=np.int32)
         rows = np.minimum(idx, n - 1)  # the last batch repeats the last example
         y = None if labels is None else labels[rows]
-        idx_d, xk_d, y_d = _place_rows(mesh, idx, np.asarray(x_known[rows], np.float32), y)
+        idx_d, xk_d, y_d = placement.place_rows(mesh, idx, np.asarray(x_known[rows], np.float32), y)
         x, nfe = draw_inpaint(score, sampler, key, idx_d, xk_d, mask, y_d, sharding)
         if j == 0:
-            _log_rows(x, b)
-        out.append(to_host(x)[: min(b, n - j * b)])
+            placement.log_rows(x, b)
+        out.append(placement.to_host(x)[: min(b, n - j * b)])
         nfe = int(jax.device_get(nfe))
     return np.concatenate(out), keep, nfe

@@ -237,6 +237,7 @@ def test_inpaint_digits_keeps_known_pixels_and_writes_triplets(digits_run):
 
 BAD_SAMPLE = [
     ({"sampling.task": "teleport"}, "sampling.task="),
+    ({"sampling.n_samples": 0}, "sampling.n_samples=0 must be a positive integer"),
     ({"sampling.task": "conditional", "model.num_classes": 0}, "sampling.task='conditional'"),
     ({"sampling.task": "conditional", "sampling.labels": "3,8"}, "sampling.labels='3,8'"),
     ({"sampling.task": "conditional", "sampling.labels": "three"}, "sampling.labels='three'"),

@@ -15,7 +15,8 @@ import jax
 import numpy as np
 import pytest
 
-from projects.ncsn import checks, evaluation, sampling, training  # noqa: E402  (path set by helpers)
+from projects.ncsn import checks, components, evaluation, placement, sampling, score, training  # noqa: E402
+from scoresde import parallel
 from tests.projects._ncsn_helpers import mesh_of, tiny_toy_config
 
 B = 64  # sampling.batch_size = training.snapshot_samples: snapshots and eval share one compiled draw
@@ -91,16 +92,15 @@ def test_samples_by_index_match_on_1_and_8_devices(run):
 
 def test_the_batch_is_sharded_over_the_mesh(run):
     cfg, _, mesh, model, _ = run
-    process = sampling.components.build_process(cfg)
-    score = sampling.model_score(cfg, model, process)
+    process = components.build_process(cfg)
     idx = np.arange(B, 2 * B, dtype=np.int32)
-    (idx_d,) = sampling._place_rows(mesh, idx)
-    key = sampling.parallel.shard_tree(jax.random.key(3), sampling.parallel.replicated(mesh))
-    x, _ = sampling.draw(score, sampling.build_sampler(cfg, process), key, idx_d, None, (2,),
-                         sampling.parallel.batch_sharding(mesh))  # fmt: skip
+    (idx_d,) = placement.place_rows(mesh, idx)
+    key = parallel.shard_tree(jax.random.key(3), parallel.replicated(mesh))
+    x, _ = sampling.draw(score.model_score(cfg, model, process), sampling.build_sampler(cfg, process), key, idx_d,
+                         None, (2,), parallel.batch_sharding(mesh))  # fmt: skip
     shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start)
     assert len({s.device for s in shards}) == 8 and all(s.data.shape == (B // 8, 2) for s in shards)
-    assert sampling.local_rows(x) == list(range(B))
+    assert placement.local_rows(x) == list(range(B))
     x_all, _ = sampling.generate(cfg, model, jax.random.key(3), 2 * B, mesh, progress=False)
     np.testing.assert_array_equal(np.asarray(x), x_all[B:])  # batch 1 of a run = the same global indices
 
