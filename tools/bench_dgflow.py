@@ -24,24 +24,13 @@ TOYS = flags.DEFINE_list("toys", ["grid25", "swissroll"], "configs/dgflow/<name>
 DDLS_ETAS = flags.DEFINE_list("ddls_etas", ["0.001", "0.003", "0.01", "0.03"], "DDLS step sizes to report")
 
 
-def ddls_samples(cfg, generator, logit, eta: float):
-    """DDLS alone at step size eta, from the same latents and noise keys as refinement.refine_samples."""
-    import jax
-    import numpy as np
-
+def ddls_samples(cfg, generator, logit, eta: float, mesh):
+    """DDLS alone at step size eta, from the same latents and per-particle noise keys as refinement.refine_samples."""
     from projects.dgflow import refinement
-    from scoresde import refine
 
-    r = cfg.refine
-
-    @jax.jit
-    def run(k_z, k_flow):
-        z0 = jax.random.normal(k_z, (r.batch_size, cfg.model.latent_dim))
-        k = jax.random.split(k_flow, len(r.fs) + 1)[-1]
-        return generator(refine.ddls(logit, z0, generator=generator, step_size=eta, n_steps=r.n_steps, key=k)[0])
-
-    n = -(-r.n_samples // r.batch_size)
-    return np.concatenate([np.asarray(run(*refinement.batch_keys(cfg, i))) for i in range(n)])[: r.n_samples]
+    cfg = cfg.copy_and_resolve_references()
+    cfg.refine.fs, cfg.refine.ddls_eta, cfg.refine.n_paths = (), eta, 0
+    return refinement.refine_samples(cfg, generator, logit, mesh)[0]["ddls"]
 
 
 def bench_toy(name: str):
@@ -74,7 +63,7 @@ def bench_toy(name: str):
         for f in cfg.refine.fs:
             rows[f"DGflow {f} (d = {label})"] = evaluation.toy_metrics(cfg, samples[f"dgflow_{f}"], test)
         for eta in DDLS_ETAS.value:
-            x = ddls_samples(cfg, generator, logit, float(eta))
+            x = ddls_samples(cfg, generator, logit, float(eta), mesh)
             rows[f"DDLS eta={eta} (d = {label})"] = evaluation.toy_metrics(cfg, x, test)
     refine_s = time.perf_counter() - t0
     reference = components.load_examples(cfg, "train")[: len(test)]

@@ -93,9 +93,17 @@ def check_networks(cfg) -> None:
             raise ValueError(f"{section}.name={net_config(cfg, which).name!r} gives shape {out.shape}, not {want}")
 
 
-def batched(net):
-    """The unbatched network mapped over a leading batch axis."""
-    return jax.vmap(net)
+class Batched(eqx.Module):
+    """An unbatched network mapped over a leading batch axis; a Module, so jitted code takes it as an argument."""
+
+    net: eqx.Module
+
+    def __call__(self, x):
+        return jax.vmap(self.net)(x)
+
+
+def batched(net) -> Batched:
+    return Batched(net)
 
 
 class VAE(eqx.Module):

@@ -134,8 +134,12 @@ def build_corrector(cfg, mesh):
 
 
 # ---- the loop ---------------------------------------------------------------------------------
-def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_size, n_steps, name):
-    """train_loop over grain batches of `examples` (global batch `batch_size`), checkpoints in `directory`."""
+def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_size, n_steps, name, frozen=None):
+    """train_loop over grain batches of `examples` (global batch `batch_size`), checkpoints in `directory`.
+
+    `frozen`: arrays (e.g. a fixed network's) the step reads as batch["frozen"], replicated: an argument of
+    the jitted step, not a compile-time constant.
+    """
     n_proc = jax.process_count()
     batches = iter(
         data.make_dataset(
@@ -146,7 +150,13 @@ def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_siz
             process_count=n_proc,
         )
     )
-    jitted = train.jit_train_step(step_fn, shardings, parallel.batch_sharding(mesh))
+    batch_sharding, to_device = parallel.batch_sharding(mesh), lambda host: parallel.global_batch(host, mesh)
+    if frozen is not None:
+        rep = parallel.replicated(mesh)
+        frozen = parallel.shard_tree(frozen, jax.tree_util.tree_map(lambda _: rep, frozen))
+        batch_sharding = {"x": batch_sharding, "frozen": rep}
+        to_device = lambda host: {**parallel.global_batch(host, mesh), "frozen": frozen}  # noqa: E731
+    jitted = train.jit_train_step(step_fn, shardings, batch_sharding)
 
     def on_log(step, metrics, sec_per_step):
         extra = "  ".join(f"{k} {float(v):.5g}" for k, v in metrics.items() if k != "loss")
@@ -156,7 +166,7 @@ def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_siz
     ckpt = checkpoint.Checkpointer(directory, max_to_keep=cfg.training.max_to_keep)
     log_every = max(1, min(cfg.training.log_every, n_steps))
     state, stopped = train.train_loop(
-        state, jitted, batches, lambda host: parallel.global_batch(host, mesh), ckpt,
+        state, jitted, batches, to_device, ckpt,
         total_steps=n_steps, log_every=log_every,
         checkpoint_every=max(1, min(cfg.training.checkpoint_every, n_steps)), on_log=on_log,
     )  # fmt: skip
@@ -203,15 +213,17 @@ def train_corrector(cfg, workdir, mesh, generator, examples):
     """Logistic regression between data and the (frozen) generator's samples, checkpointed under workdir/corrector."""
     state, shardings, static, opt = build_corrector(cfg, mesh)
     b, latent = cfg.corrector.batch_size, cfg.model.latent_dim
+    g_arrays, g_static = eqx.partition(generator, eqx.is_array)
 
     def loss(model, batch, key):
-        fake = jax.lax.stop_gradient(generator(jax.random.normal(key, (b, latent))))
+        g = eqx.combine(batch["frozen"], g_static)  # the generator enters the jitted step as an argument
+        fake = jax.lax.stop_gradient(g(jax.random.normal(key, (b, latent))))
         return losses.corrector_loss(components.batched(model), batch["x"], fake)
 
     step_fn = train.make_train_step(loss, opt, static, ema_rate=cfg.corrector.ema_rate)
     _, stopped = _fit(
         cfg, mesh, corrector_dir(workdir), state, step_fn, shardings, examples,
-        batch_size=b, n_steps=cfg.corrector.n_steps, name="corrector",
+        batch_size=b, n_steps=cfg.corrector.n_steps, name="corrector", frozen=g_arrays,
     )  # fmt: skip
     return stopped
 
