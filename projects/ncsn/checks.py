@@ -74,5 +74,7 @@ def validate(cfg, workdir: str, mode: str):
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise ValueError(f"eval.n_samples={n!r} must be an integer >= 2")
         evaluation.eval_steps(cfg, evaluation.available_steps(workdir))
+        if cfg.data.name == "digits" and cfg.eval.get("classifier_path", ""):
+            metrics.load_classifier(cfg.eval.classifier_path)  # a missing file is one line, before any sampling
         _check_inception(cfg)
     return mesh

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from configs import digits, digits_cond
-from projects.ncsn import checks, components, sampling, sampling_mode, score, training  # noqa: E402
+from projects.ncsn import checks, components, evaluation, sampling, sampling_mode, score, training  # noqa: E402
 from scoresde import oracle
 from scoresde import sde as sdes
 from tests.projects._ncsn_helpers import mesh_of, run_cli, tiny_toy_config, toy_cli_args
@@ -297,3 +297,18 @@ def test_digits_cond_config_is_a_valid_conditional_run():
     sampling.check_task(cfg)
     assert sampling.task(cfg) == "conditional" and components.num_classes(cfg) == 10
     np.testing.assert_array_equal(sampling.task_labels(cfg, 12), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1])
+
+
+def test_eval_digits_bits_per_dim_and_samples_on_the_mesh(digits_run):
+    cfg, workdir = digits_run
+    cfg = _with(cfg, **{"eval.n_samples": 24, "eval.bpd": True, "eval.bpd_batches": 1, "sampling.batch_size": 16,
+                        "sampling.dpm_solver.n_steps": 5})  # fmt: skip
+    with pytest.raises(ValueError, match="eval.classifier_path='runs/digits_classifier.eqx' is not a file"):
+        checks.validate(cfg, workdir, "eval")
+    cfg = _with(cfg, **{"eval.classifier_path": ""})
+    mesh = checks.validate(cfg, workdir, "eval")
+    res = evaluation.run(cfg, workdir, mesh)  # no classifier_path: sample shards and bits/dim only
+    assert res["n_samples"] == 24 and res["nfe"] > 0 and 0 < res["bits_per_dim"] < 20
+    with np.load(os.path.join(workdir, "eval", "step_4", "shard_00001.npz")) as z:
+        assert z["images"].shape == (8, 8, 8, 1) and z["images"].dtype == np.uint8
+        np.testing.assert_array_equal(z["indices"], np.arange(16, 24))

@@ -84,6 +84,8 @@ def test_samples_by_index_match_on_1_and_8_devices(run):
     # matmul of 8 rows per device differently from one of 64 rows and sums the corrector's batch-mean norms
     # across devices in another order: float32 rounding (~1e-7 relative per op) through 40 score evaluations.
     np.testing.assert_allclose(x8, x1, rtol=1e-4, atol=1e-4)
+    fsdp, _ = sampling.generate(cfg, model, key, 100, mesh_of(8, 2), progress=False)  # a (4, 2) data x fsdp mesh
+    np.testing.assert_allclose(fsdp, x1, rtol=1e-4, atol=1e-4)
     first, _ = sampling.generate(cfg, model, key, 40, mesh_of(8), progress=False)
     np.testing.assert_array_equal(first, x8[:40])  # sample i depends on (key, i): n does not change it
     other, _ = sampling.generate(cfg, model, jax.random.key(4), 40, mesh_of(8), progress=False)
