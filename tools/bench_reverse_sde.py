@@ -47,7 +47,7 @@ def make_candidates(static, shape, n_steps: int, sde: VPSDE):
         # of z only matches the library's draws: its reverse-time diffrax solve negates dW.)
         score = score_of(params)
         k_init, k_path = jr.split(key)
-        x = jr.normal(k_init, shape)
+        x = jr.normal(jr.fold_in(k_init, 0), shape)  # the library's prior draw
         bmin, bmax = sde.beta_min, sde.beta_max
 
         def step(x, i):
@@ -74,7 +74,7 @@ def make_candidates(static, shape, n_steps: int, sde: VPSDE):
         def run(params, key):
             score = score_of(params)
             k_init, k_path = jr.split(key)
-            x = jr.normal(k_init, shape)
+            x = jr.normal(jr.fold_in(k_init, 0), shape)  # the library's prior draw
 
             def drift(t, y, args):
                 tb = jnp.full((batch,), t)
@@ -126,7 +126,7 @@ class LinearScore(eqx.Module):
         return -self.a * x
 
 
-SCAN, LIB, LIB_SCAN, UNSAFE, VBT = list(make_candidates(None, (1, 1), 1, VPSDE()))
+SCAN, LIB, LIB_KEYS, LIB_SCAN, UNSAFE, VBT = list(make_candidates(None, (1, 1), 1, VPSDE()))
 
 
 def run_setting(name: str, args, repeats: int, n_steps: int, *, extra: bool):
@@ -136,10 +136,10 @@ def run_setting(name: str, args, repeats: int, n_steps: int, *, extra: bool):
         shape = (1_000, 2)
         params, static = eqx.partition(LinearScore(jnp.ones(())), eqx.is_array)
         label = f"loop overhead: linear score s = -x (no network), {shape[0]} 2-D points"
-        names = [SCAN, LIB, LIB_SCAN, UNSAFE, VBT]
+        names = [SCAN, LIB, LIB_KEYS, LIB_SCAN, UNSAFE, VBT]
     else:
         params, static, shape, label = bu.make_setting(name, quick=args.quick, key=jr.key(args.seed))
-        names = [SCAN, LIB, LIB_SCAN, UNSAFE, VBT] if extra else [SCAN, LIB, VBT]
+        names = [SCAN, LIB, LIB_KEYS, LIB_SCAN, UNSAFE, VBT] if extra else [SCAN, LIB, LIB_KEYS, VBT]
     key = jr.key(args.seed + 1)
     cands = make_candidates(static, shape, n_steps, sde)
     compiled, ctimes = {}, {}
