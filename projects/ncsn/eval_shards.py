@@ -15,11 +15,17 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+from scoresde import solvers
+
 
 def fingerprint(cfg, n: int, batch_size: int) -> dict:
-    """What decides the content of the shards (JSON-normalised, so a re-read manifest compares equal)."""
+    """What decides the content of the shards (JSON-normalised, so a re-read manifest compares equal).
+
+    The sampler (sampling.method and its fields over the defaults), not the fields only --mode=sample reads.
+    """
+    method = cfg.sampling.method
     fp = {
-        "sampling": cfg.sampling.to_dict(),
+        "sampling": {"method": method, method: solvers.method_fields(cfg.sampling, method)},
         "n_samples": n,
         "batch_size": batch_size,
         "seed": cfg.seed,

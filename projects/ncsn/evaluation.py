@@ -85,12 +85,17 @@ def _bpd(cfg, model, mesh, test_x, key):
 
 
 class Context:
-    """What every checkpoint's eval shares: data, the Inception net and its reference statistics, the classifier."""
+    """What every checkpoint's eval shares: data, the Inception net and its reference statistics, the classifier.
+
+    The metrics are computed by process 0 alone; the other processes only draw their rows of the samples.
+    """
 
     def __init__(self, cfg):
         self.test = components.load_examples(cfg, "test")
         self.train = components.load_examples(cfg, "train")
         self.inception = self.reference = self.classifier = None
+        if jax.process_index() != 0:
+            return
         path = cfg.eval.get("inception_path", "")
         if path:
             self.inception = metrics.load_inception(path)
