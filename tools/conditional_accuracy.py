@@ -54,7 +54,6 @@ def main(argv):
     except ValueError as e:
         sys.exit(f"error: {str(e).splitlines()[0]}")
     model, step = training.restore_ema_model(cfg, workdir, mesh)
-    sde = components.build_sde(cfg)
     clf = metrics.load_classifier(_CLASSIFIER.value)
     to_clf = (lambda v: v) if cfg.data.centered else (lambda v: 2 * v - 1)
     labels = sampling.task_labels(cfg, _N.value)
@@ -69,17 +68,17 @@ def main(argv):
         feats = np.asarray(metrics.batched_features(clf, jnp.asarray(to_clf(x))))
         return float(np.mean(pred == labels)), min(per_class), metrics.frechet_distance(feats, f_test)
 
-    print(f"step {step}, sampler {cfg.sampling.method} ({cfg.sampling.n_steps} steps), {_N.value} samples\n")
+    print(f"step {step}, sampler {cfg.sampling.method} ({dict(cfg.sampling[cfg.sampling.method])}), {_N.value} samples\n")
     print("| guidance w | accuracy | worst class | Frechet to test | net evals per sample | seconds |")
     print("|---|---|---|---|---|---|")
     for w in weights:
         t0 = time.perf_counter()
-        x, nfe = sampling.generate(cfg, model, sde, jax.random.key(0), _N.value, labels=labels, guidance_w=w,
+        x, nfe = sampling.generate(cfg, model, jax.random.key(0), _N.value, mesh, labels=labels, guidance_w=w,
                                    progress=False)  # fmt: skip
         acc, worst, fd = read(x)
         evals, sec = nfe * (2 if w > 0 else 1), time.perf_counter() - t0
         print(f"| {w:g} | {acc:.3f} | {worst:.3f} | {fd:.2f} | {evals} | {sec:.0f} |", flush=True)
-    x, _ = sampling.generate(cfg, model, sde, jax.random.key(0), _N.value, progress=False)
+    x, _ = sampling.generate(cfg, model, jax.random.key(0), _N.value, mesh, progress=False)
     acc, worst, fd = read(x)
     print(f"| unconditional (null class; accuracy = chance) | {acc:.3f} | {worst:.3f} | {fd:.2f} | | |")
     train_x = components.to_model_layout(components.load_examples(cfg, "train")["image"][: _N.value], cfg)
