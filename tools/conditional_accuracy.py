@@ -68,7 +68,8 @@ def main(argv):
         feats = np.asarray(metrics.batched_features(clf, jnp.asarray(to_clf(x))))
         return float(np.mean(pred == labels)), min(per_class), metrics.frechet_distance(feats, f_test)
 
-    print(f"step {step}, sampler {cfg.sampling.method} ({dict(cfg.sampling[cfg.sampling.method])}), {_N.value} samples\n")
+    method = cfg.sampling.method
+    print(f"step {step}, sampler {method} ({dict(cfg.sampling[method])}), {_N.value} samples\n")
     print("| guidance w | accuracy | worst class | Frechet to test | net evals per sample | seconds |")
     print("|---|---|---|---|---|---|")
     for w in weights:
