@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from ml_collections import ConfigDict
 
 from scoresde import data, nets, objectives
 from scoresde import sde as sdes
@@ -129,16 +130,16 @@ def make_batches(cfg, examples, *, batch_size: int, process_index: int, process_
 
 
 # ---- model and loss ---------------------------------------------------------------------
-def model_config(cfg):
-    m = cfg.model
-    with m.unlocked():
-        if cfg.data.name == "toy2d" or m.name == "mlp":
-            m.dim = math.prod(data_shape(cfg))
-        if cfg.data.name != "toy2d":
-            m.image_size = cfg.data.image_size
-            m.num_channels = cfg.data.num_channels
-        if m.name == "dit" and num_classes(cfg):
-            m.class_dropout = 0.0  # labels are dropped once, by the loss (training.label_dropout)
+def model_config(cfg) -> ConfigDict:
+    """A new registry config: config.model plus the shapes the data implies (the run's config is not touched)."""
+    m = ConfigDict(cfg.model.to_dict())
+    if cfg.data.name == "toy2d" or m.name == "mlp":
+        m.dim = math.prod(data_shape(cfg))
+    if cfg.data.name != "toy2d":
+        m.image_size = cfg.data.image_size
+        m.num_channels = cfg.data.num_channels
+    if m.name == "dit" and num_classes(cfg):
+        m.class_dropout = 0.0  # labels are dropped once, by the loss (training.label_dropout)
     return m
 
 

@@ -1,0 +1,47 @@
+"""The project kit: what every main shares (command line, config, run record, logging, error boundary)."""
+
+from ._argv import CommandLine, split_argv
+from ._config import field_paths, freeze, from_plain, load_config_file, override, parse_value, to_plain
+from ._logs import LOG_FILE, log_to_file, setup_logging, stop_log_file
+from ._record import (
+    CONFIG_FILE,
+    RunFields,
+    check_against_record,
+    first_difference,
+    read_record,
+    record_path,
+    write_json_atomic,
+)
+from ._run import Invocation, Project, Run, begin, define_flags, main, parse_command_line, resolve_config, run
+
+__all__ = [
+    "CONFIG_FILE",
+    "LOG_FILE",
+    "CommandLine",
+    "Invocation",
+    "Project",
+    "Run",
+    "RunFields",
+    "begin",
+    "check_against_record",
+    "define_flags",
+    "field_paths",
+    "first_difference",
+    "freeze",
+    "from_plain",
+    "load_config_file",
+    "log_to_file",
+    "main",
+    "override",
+    "parse_command_line",
+    "parse_value",
+    "read_record",
+    "record_path",
+    "resolve_config",
+    "run",
+    "setup_logging",
+    "split_argv",
+    "stop_log_file",
+    "to_plain",
+    "write_json_atomic",
+]
