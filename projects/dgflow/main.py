@@ -10,6 +10,10 @@ log p_data / p_G. refine: draw z ~ N(0, I) and, for each f in {KL, JS, logD}, si
     z <- z + eta c(d(G(z))) grad_z d(G(z)) + sqrt(2 gamma eta) xi      (n_steps times)
 and, as the baseline with as many gradients of d, DDLS: Langevin on |z|^2 / 2 - d(G(z)).
 eval: quality of G(z) before and after each refinement.
+
+The first train saves the resolved config as <workdir>/config.json (refine and eval then need no
+--config); a resume, refine or eval may change refine.*, eval.*, parallel.* and the bookkeeping
+fields in EXEMPT, not what the models were trained with (FIXED).
 """
 
 import os
@@ -17,43 +21,29 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import logging  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "path to a config file with get_config()", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "run folder: checkpoints, refined samples, metrics")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "refine", "eval"], "what to do")
-_COORD = flags.DEFINE_string("coordinator", "", "host:port of process 0 for a multi-host run (jax.distributed)")
-_NPROC = flags.DEFINE_integer("num_processes", 0, "number of processes in a multi-host run")
-_PID = flags.DEFINE_integer("process_id", -1, "this process's index in a multi-host run")
-flags.mark_flags_as_required(["config", "workdir"])
+from scoresde import project  # noqa: E402
+
+FIXED = ("seed", "data", "model", "gan", "vae", "training", "optim_g", "optim_d", "corrector")
+EXEMPT = ("data.path", "data.n_test", "data.plot_lim", "training.n_steps", "training.log_every",
+          "training.checkpoint_every", "training.max_to_keep", "corrector.train", "corrector.n_steps")  # fmt: skip
+PROJECT = project.Project(("train", "refine", "eval"), "train", project.RunFields(FIXED, EXEMPT))
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from scoresde import checkpoint, parallel, train
-
-    parallel.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
-    checkpoint.quiet_orbax_logs()
+def run(r: project.Run):
     from projects.dgflow import checks, evaluation, refinement, training
 
-    cfg, workdir = _CONFIG.value, _WORKDIR.value
-    try:
-        mesh = checks.validate(cfg, workdir, _MODE.value)
-    except ValueError as e:
-        sys.exit(f"error: {str(e).splitlines()[0]}")
-    try:
-        if _MODE.value == "train":
-            stopped = training.run(cfg, workdir, mesh)
-            logging.info("stopped by SIGTERM after saving" if stopped else "training finished")
-        elif _MODE.value == "refine":
-            refinement.run(cfg, workdir, mesh)
-        else:
-            evaluation.run(cfg, workdir, mesh)
-    except train.NonFiniteLossError as e:  # the last good checkpoint stays; say so in one line
-        sys.exit(f"error: {str(e).splitlines()[0]}")
+    mesh = checks.validate(r.cfg, r.workdir, r.mode)
+    project.begin(r)
+    if r.mode == "train":
+        stopped = training.run(r.cfg, r.workdir, mesh)
+        logging.info("stopped by SIGTERM after saving" if stopped else "training finished")
+    elif r.mode == "refine":
+        refinement.run(r.cfg, r.workdir, mesh)
+    else:
+        evaluation.run(r.cfg, r.workdir, mesh)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    project.main(PROJECT, run)

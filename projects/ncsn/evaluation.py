@@ -175,10 +175,7 @@ def _classifier_metrics(cfg, ctx, store, n: int) -> dict:
 
 def evaluate_step(cfg, workdir, mesh, step: int, ctx: Context) -> dict:
     """Sample (resuming from finished shards), score and record one checkpoint; returns its metrics."""
-    try:
-        model, _ = training.restore_ema_model(cfg, workdir, mesh, step=step)
-    except ValueError as e:
-        raise SystemExit(f"error: {str(e).splitlines()[0]}") from None
+    model, _ = training.restore_ema_model(cfg, workdir, mesh, step=step)
     n = cfg.eval.n_samples
     store = _draw_shards(cfg, workdir, mesh, step, model, ctx, n)
     results = {"step": step, "n_samples": n, "sampler": cfg.sampling.method}
@@ -223,10 +220,7 @@ def _record(workdir: str, results: dict, writer) -> None:
 
 def run(cfg, workdir, mesh):
     """Evaluate the checkpoints of eval.begin_step..eval.end_step; returns the last one's metrics."""
-    try:
-        steps = eval_steps(cfg, available_steps(workdir))
-    except ValueError as e:
-        raise SystemExit(f"error: {str(e).splitlines()[0]}") from None
+    steps = eval_steps(cfg, available_steps(workdir))
     ctx = Context(cfg)
     writer = None
     if jax.process_index() == 0:

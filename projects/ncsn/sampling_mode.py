@@ -83,16 +83,8 @@ def _inpaint(cfg, model, key, stem: str, mesh):
     return x, nfe
 
 
-def _restore(cfg, workdir, mesh):
-    """The EMA model, or a one-line exit (no checkpoint, or one of another model, e.g. trained without labels)."""
-    try:
-        return training.restore_ema_model(cfg, workdir, mesh)
-    except ValueError as e:
-        raise SystemExit(f"error: {str(e).splitlines()[0]}") from None
-
-
 def run(cfg, workdir, mesh):
-    model, step = _restore(cfg, workdir, mesh)
+    model, step = training.restore_ema_model(cfg, workdir, mesh)
     key = jax.random.key(cfg.sampling.seed)
     stem = _stem(cfg, workdir, step)
     inpainting = sampling.task(cfg) == "inpaint"

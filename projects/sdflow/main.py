@@ -10,6 +10,11 @@ current particles: kernel (exact scores of the smoothed sample sets), learned (D
 exact (Gaussian-mixture oracle). train: fit the learned scores / the one-step generator.
 flow: run the flow (or sample the generator), save particles per level and plots. eval: SWD/MMD
 per level beside data-vs-data and the KL between the proxies.
+
+The first train (or flow) saves the resolved config as <workdir>/config.json; later runs in that
+workdir may not change what --mode=train learned from (`run_fields`): the source, target, proxies
+and method always; the score nets and their noise ladder (flow.sigma_*) with learned proxies; the
+whole flow schedule with the generator. Everything else (flow.eta of a particle flow, eval.*, ...) may.
 """
 
 import os
@@ -17,39 +22,43 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import logging  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "path to a config file with get_config()", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "run folder: checkpoints, flow output, metrics")
-_MODE = flags.DEFINE_enum("mode", "flow", ["train", "flow", "eval"], "what to do")
-_COORD = flags.DEFINE_string("coordinator", "", "host:port of process 0 for a multi-host run (jax.distributed)")
-_NPROC = flags.DEFINE_integer("num_processes", 0, "number of processes in a multi-host run")
-_PID = flags.DEFINE_integer("process_id", -1, "this process's index in a multi-host run")
-flags.mark_flags_as_required(["config", "workdir"])
+from scoresde import project  # noqa: E402
+
+ALWAYS = ("seed", "source", "target", "proxy", "flow.method")
+LADDER = ("flow.sigma_max", "flow.sigma_min", "flow.n_levels", "flow.sigmas")
+SCHEDULE = ("flow.n_particles", "flow.eta", "flow.step_scaling", "flow.steps_per_level", "flow.noise")
+EXEMPT = ("source.path", "target.path", "target.n_test", "learned.refit_steps", "learned.refit_every",
+          "learned.refit_batch", "learned.n_steps", "learned.log_every", "learned.checkpoint_every",
+          "generator.steps_per_level", "generator.log_every", "generator.checkpoint_every")  # fmt: skip
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from scoresde import checkpoint, parallel, train
+def run_fields(cfg) -> project.RunFields:
+    """What the run's --mode=train learned from (decided by its saved config)."""
+    learned = "learned" in (cfg.proxy.target, cfg.proxy.source)
+    generator = cfg.flow.method == "generator"
+    fixed = ALWAYS + (("learned", "optim") + LADDER if learned else ())
+    fixed += ("flow.n_particles",) if cfg.proxy.source == "learned" else ()
+    fixed += ("generator",) + LADDER + SCHEDULE if generator else ()
+    return project.RunFields(tuple(dict.fromkeys(fixed)), EXEMPT)
 
-    parallel.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
-    checkpoint.quiet_orbax_logs()
+
+PROJECT = project.Project(("train", "flow", "eval"), "flow", run_fields, creates=("train", "flow"))
+
+
+def run(r: project.Run):
     from projects.sdflow import checks, evaluation, flowing, training
 
-    cfg, workdir, mode = _CONFIG.value, _WORKDIR.value, _MODE.value
-    try:
-        mesh = checks.validate(cfg, workdir, mode)
-        if mode == "train":
-            logging.info("trained: %s", ", ".join(training.run(cfg, workdir, mesh)) or "nothing")
-        elif mode == "flow":
-            flowing.run(cfg, workdir, mesh)
-        else:
-            evaluation.run(cfg, workdir, mesh)
-    except (ValueError, train.NonFiniteLossError) as e:
-        sys.exit(f"error: {str(e).splitlines()[0]}")
+    mesh = checks.validate(r.cfg, r.workdir, r.mode)
+    project.begin(r)
+    if r.mode == "train":
+        logging.info("trained: %s", ", ".join(training.run(r.cfg, r.workdir, mesh)) or "nothing")
+    elif r.mode == "flow":
+        flowing.run(r.cfg, r.workdir, mesh)
+    else:
+        evaluation.run(r.cfg, r.workdir, mesh)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    project.main(PROJECT, run)

@@ -96,7 +96,7 @@ def check_against_record(cfg: ConfigDict, saved: dict, fields: RunFields, *, whe
     groups = ", ".join(fields.fixed)
     raise ValueError(
         f"{path}={now!r} differs from the run's {where} ({path}={was!r}): --mode={mode} may not change "
-        f"the fields a run was trained with ({groups}); use another --workdir for another run"
+        f"the fields that define the run ({groups}); use another --workdir for another run"
     )
 
 
