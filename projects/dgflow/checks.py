@@ -4,7 +4,7 @@ import os
 
 import jax
 
-from scoresde import checkpoint, parallel, refine
+from scoresde import checkpoint, parallel, project, refine
 
 from . import components, evaluation, training
 
@@ -37,8 +37,33 @@ def check_refine(cfg) -> None:
         raise ValueError("refine.ratio='discriminator' but a VAE has no discriminator: use refine.ratio='corrector'")
 
 
+def check_training(cfg) -> None:
+    """Steps, batch sizes, rates and the three optimizers (every config names them, whichever are used)."""
+    project.require_positive_int(cfg, "training.n_steps", "training.batch_size", "training.log_every",
+                                 "training.checkpoint_every", "training.max_to_keep", "corrector.n_steps",
+                                 "corrector.batch_size")  # fmt: skip
+    project.require_rate(cfg, "vae.ema_rate", "corrector.ema_rate")
+    project.require_positive(cfg, "vae.obs_std")
+    project.require_nonnegative(cfg, "gan.gp_weight")
+    for group in ("optim_g", "optim_d", "corrector.optim"):
+        project.require_optimizer(cfg, group)
+
+
+def _check_data_size(cfg, n: int) -> None:
+    """One batch of the training data per step (a GAN step draws n_critic batches)."""
+    per_step = cfg.training.batch_size * (cfg.gan.n_critic if cfg.model.kind == "gan" else 1)
+    if per_step > n:
+        what = " x gan.n_critic" if cfg.model.kind == "gan" else ""
+        raise ValueError(
+            f"training.batch_size={cfg.training.batch_size}{what} is larger than the {n} training examples"
+        )
+    if training.needs_corrector(cfg) and cfg.corrector.batch_size > n:
+        raise ValueError(f"corrector.batch_size={cfg.corrector.batch_size} is larger than the {n} training examples")
+
+
 def check_config(cfg) -> None:
     _choice("model.kind", cfg.model.kind, components.KINDS)
+    check_training(cfg)
     _choice("gan.loss", cfg.gan.loss, components.GAN_LOSSES)
     if cfg.gan.n_critic < 1:
         raise ValueError(f"gan.n_critic={cfg.gan.n_critic} must be a positive integer")
@@ -61,7 +86,7 @@ def validate(cfg, workdir: str, mode: str):
         if b < 1 or b % n_dev:
             raise ValueError(f"{name}={b} must be a positive multiple of the {n_dev} devices")
     if mode == "train":
-        components.load_examples(cfg, "train")
+        _check_data_size(cfg, len(components.load_examples(cfg, "train")))
     else:
         dirs = [(training.model_dir(workdir), "generator/discriminator" if cfg.model.kind == "gan" else "VAE")]
         if cfg.refine.ratio == "corrector":

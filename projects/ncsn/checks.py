@@ -2,15 +2,19 @@
 
 import os
 
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 
-from scoresde import checkpoint, metrics, parallel
+from scoresde import checkpoint, metrics, parallel, project
 
 from . import components, evaluation, sampling
 
+SDES = ("ve", "vp", "subvp")
+
 
 def _check_workdir(workdir: str, mode: str) -> None:
-    path = checkpoint.check_workdir(workdir)
+    path = os.path.abspath(workdir)
     if mode != "train" and not os.path.isdir(os.path.join(path, "checkpoints")):
         raise ValueError(f"--workdir={workdir!r} has no checkpoints: run --mode=train first")
 
@@ -44,11 +48,44 @@ def _check_inception(cfg) -> None:
         components.load_examples(cfg, "train")
 
 
+def _check_fields(cfg) -> None:
+    """Plain config values: counts, rates, the optimizer, names (before any model is built)."""
+    project.require_choice(cfg, "training.loss", components.LOSSES)
+    project.require_positive_int(cfg, "training.n_steps", "training.batch_size", "training.steps_per_call",
+                                 "training.log_every", "training.checkpoint_every", "training.max_to_keep",
+                                 "sampling.n_samples", "sampling.batch_size")  # fmt: skip
+    project.require_nonnegative_int(cfg, "training.snapshot_every")
+    if cfg.training.snapshot_every:
+        project.require_positive_int(cfg, "training.snapshot_samples")
+    project.require_rate(cfg, "model.ema_rate")
+    project.require_optimizer(cfg, "optim")
+    if not components.is_discrete(cfg) and str(cfg.sde.name).lower().replace("-", "").replace("_", "") not in SDES:
+        raise ValueError(f"sde.name={cfg.sde.name!r} is not one of {', '.join(map(repr, SDES))}")
+
+
+def _check_score_settings(cfg) -> None:
+    """model.parameterization / model.conditioning through the real score wrapper, abstractly."""
+    if cfg.training.loss in ("ssm", "ssm_vr"):
+        return
+    process = components.build_process(cfg)
+    x = jax.ShapeDtypeStruct((1, *components.data_shape(cfg)), jnp.float32)
+    t = jax.ShapeDtypeStruct((1,), jnp.float32)
+    model = eqx.filter_eval_shape(components.build_model, cfg, jax.random.key(0))
+    try:
+        eqx.filter_eval_shape(lambda m, x, t: components.score_fn(cfg, m, process)(x, t), model, x, t)
+    except ValueError as e:
+        msg = str(e).splitlines()[0]
+        raise ValueError(f"model.{msg}" if msg.startswith(("parameterization", "conditioning")) else msg) from None
+
+
 def validate(cfg, workdir: str, mode: str):
-    """Check the workdir, the config, the data and the model; return the device mesh."""
-    _check_workdir(workdir, mode)
-    if cfg.training.loss not in components.LOSSES:
-        raise ValueError(f"training.loss={cfg.training.loss!r} is not one of {', '.join(map(repr, components.LOSSES))}")
+    """Check the workdir, the config, the data and the model; return the device mesh.
+
+    The config's own values first, then what they imply (devices, model, sampler), then the
+    workdir's state and the data files, so a bad value is named even in an empty workdir.
+    """
+    checkpoint.check_workdir(workdir)
+    _check_fields(cfg)
     mesh = parallel.make_mesh(fsdp=cfg.parallel.fsdp)
     n_dev, n_proc = jax.device_count(), jax.process_count()
     for name, b in (("training.batch_size", cfg.training.batch_size), ("sampling.batch_size", cfg.sampling.batch_size)):
@@ -59,20 +96,22 @@ def validate(cfg, workdir: str, mode: str):
     components.build_sde(cfg) if not components.is_discrete(cfg) else components.sigmas(cfg)
     sampling.check_method(cfg)
     components.check_model(cfg)
+    _check_score_settings(cfg)
     components.check_training_labels(cfg)
     if mode == "sample":
-        n = cfg.sampling.n_samples
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"sampling.n_samples={n!r} must be a positive integer")
         sampling.check_task(cfg)
-        if sampling.task(cfg) == "inpaint":
-            components.load_examples(cfg, "test")
-    if mode == "train":
-        components.load_examples(cfg, "train")
     if mode == "eval":
         n = cfg.eval.n_samples
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise ValueError(f"eval.n_samples={n!r} must be an integer >= 2")
+    _check_workdir(workdir, mode)
+    if mode == "sample" and sampling.task(cfg) == "inpaint":
+        components.load_examples(cfg, "test")
+    if mode == "train":
+        n = len(components.load_examples(cfg, "train")["image"])
+        if cfg.training.batch_size > n:
+            raise ValueError(f"training.batch_size={cfg.training.batch_size} is larger than the {n} training examples")
+    if mode == "eval":
         evaluation.eval_steps(cfg, evaluation.available_steps(workdir))
         if cfg.data.name == "digits" and cfg.eval.get("classifier_path", ""):
             metrics.load_classifier(cfg.eval.classifier_path)  # a missing file is one line, before any sampling

@@ -4,7 +4,7 @@ import os
 
 import jax
 
-from scoresde import checkpoint, parallel
+from scoresde import checkpoint, parallel, project
 
 from . import components
 
@@ -52,8 +52,13 @@ def validate(cfg, workdir: str, mode: str):
     if learned and cfg.learned.batch_size % n_dev:
         raise ValueError(f"learned.batch_size={cfg.learned.batch_size} must be a multiple of the {n_dev} devices")
     if learned:
-        for name in ("n_steps", "batch_size", "log_every", "checkpoint_every", "n_sigmas"):
+        for name in ("n_steps", "batch_size", "log_every", "checkpoint_every", "n_sigmas", "width", "depth"):
             _positive_int(f"learned.{name}", cfg.learned[name])
+        project.require_rate(cfg, "learned.ema_rate")
+    if learned or f.method == "generator":
+        project.require_optimizer(cfg, "optim")
+    if cfg.proxy.source == "learned":
+        project.require_optimizer(cfg, "refit_optim")
     if cfg.proxy.source == "learned":
         r = cfg.learned
         if isinstance(r.refit_steps, bool) or not isinstance(r.refit_steps, int) or r.refit_steps < 0:

@@ -2,6 +2,16 @@
 
 from ._argv import CommandLine, split_argv
 from ._config import field_paths, freeze, from_plain, load_config_file, override, parse_value, to_plain
+from ._fields import (
+    field,
+    require_choice,
+    require_nonnegative,
+    require_nonnegative_int,
+    require_optimizer,
+    require_positive,
+    require_positive_int,
+    require_rate,
+)
 from ._logs import LOG_FILE, log_to_file, setup_logging, stop_log_file
 from ._record import (
     CONFIG_FILE,
@@ -25,6 +35,7 @@ __all__ = [
     "begin",
     "check_against_record",
     "define_flags",
+    "field",
     "field_paths",
     "first_difference",
     "freeze",
@@ -37,6 +48,13 @@ __all__ = [
     "parse_value",
     "read_record",
     "record_path",
+    "require_choice",
+    "require_nonnegative",
+    "require_nonnegative_int",
+    "require_optimizer",
+    "require_positive",
+    "require_positive_int",
+    "require_rate",
     "resolve_config",
     "run",
     "setup_logging",
