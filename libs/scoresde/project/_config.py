@@ -81,6 +81,13 @@ def _parse_bool(raw: str):
     raise ValueError
 
 
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        return int(raw, 0)  # 0x10, 0o7, 0b101 as absl's integer flags
+
+
 def _parse_tuple(raw: str) -> tuple:
     try:
         value = ast.literal_eval(raw)
@@ -96,7 +103,7 @@ def _parse_literal(raw: str):
         return raw
 
 
-_PARSERS = {bool: (_parse_bool, "a bool (true/false)"), int: (int, "an int"), float: (float, "a float"),
+_PARSERS = {bool: (_parse_bool, "a bool (true/false)"), int: (_parse_int, "an int"), float: (float, "a float"),
             str: (str, "a string"), tuple: (_parse_tuple, "a tuple, e.g. '(1, 2)'")}  # fmt: skip
 
 

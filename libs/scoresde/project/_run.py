@@ -149,13 +149,13 @@ def _main(project: Project, run_fn: Callable[[Run], object], argv: Sequence[str]
     checkpoint.check_workdir(inv.workdir)
     cfg = resolve_config(project, inv)
     parallel.maybe_initialize_distributed(inv.coordinator, inv.num_processes, inv.process_id)
-    try:
-        return run_fn(Run(project, cfg, inv.workdir, inv.mode, inv.argv))
-    finally:
-        stop_log_file()
+    return run_fn(Run(project, cfg, inv.workdir, inv.mode, inv.argv))
 
 
 def main(project: Project, run_fn: Callable[[Run], object], argv: Sequence[str] | None = None,
          flag_values: flags.FlagValues = flags.FLAGS) -> None:  # fmt: skip
     """A project's whole run inside the error boundary; `run_fn(Run)` validates, calls `begin`, then works."""
-    run(_main, project, run_fn, list(sys.argv if argv is None else argv), flag_values)
+    try:
+        run(_main, project, run_fn, list(sys.argv if argv is None else argv), flag_values)
+    finally:
+        stop_log_file()
