@@ -14,7 +14,7 @@ from jaxtyping import Array, Bool, Float
 from .._typing import ScoreFn
 from ..sde import AbstractSDE
 from ..sde._abstract import _bcast
-from ..solvers import PredictorCorrector, Solution, _noise
+from ..solvers import AbstractSampler, PredictorCorrector, Solution, _noise
 
 
 def inpaint_solution(
@@ -24,7 +24,7 @@ def inpaint_solution(
     mask: Bool[Array, "..."] | Float[Array, "..."],
     *,
     key,
-    sampler: PredictorCorrector = PredictorCorrector(),
+    sampler: AbstractSampler = PredictorCorrector(),
 ) -> Solution:
     """Sample the entries where `mask` is False given `x_known` where it is True, with any PC sampler.
 

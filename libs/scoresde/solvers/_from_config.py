@@ -9,7 +9,7 @@ methods and fields are one line naming them and the valid ones.
 """
 
 import diffrax
-import numpy as np
+import jax.numpy as jnp
 
 from ..sde import AbstractProcess
 from ._abstract import AbstractSampler, require_sde
@@ -49,7 +49,7 @@ def parse_grid(name: str, value):
         return None
     try:
         parts = value.split(",") if isinstance(value, str) else list(value)
-        return np.asarray([float(v) for v in parts], np.float32)
+        return jnp.asarray([float(v) for v in parts], jnp.float32)
     except (TypeError, ValueError):
         raise ValueError(f"{name}={value!r} must be comma-separated numbers, e.g. '80,10,1,0.1,0'") from None
 

@@ -23,7 +23,10 @@ def _ladder_levels(sampler_sigmas, process, t_start) -> Array:
             f"AnnealedLangevin needs a SigmaLadder process or its own sigmas=, got {type(process).__name__}"
         )
     if t_start is not None:
-        kept = np.asarray(levels)[np.asarray(levels) <= t_start]
+        if not (isinstance(t_start, int | float) and 0 < t_start <= process.T):
+            raise ValueError(f"t_start must lie in (0, {process.T:g}], got {t_start!r}")
+        levels = np.asarray(process.sigmas if sampler_sigmas is None else sampler_sigmas)
+        kept = levels[levels <= t_start]
         if kept.size == 0:
             raise ValueError(f"t_start={t_start} lies below the last noise level {float(np.asarray(levels)[-1]):g}")
         levels = kept

@@ -21,7 +21,8 @@ class ProbabilityFlow(AbstractSampler):
     Adaptive with `stepsize_controller` (default PID, rtol = atol = 1e-5) unless `n_steps` or
     the grid `ts` is given (then fixed steps, the controller unused). `denoise` ends with
     Tweedie's E[x_0 | x_eps] (one more score call). nfe counts every stage of every step,
-    rejected steps included.
+    rejected steps included; one known undercount: when an FSAL solver's first step is rejected,
+    diffrax evaluates the first stage again (one call per such rejection, not counted).
     """
 
     solver: diffrax.AbstractSolver = diffrax.Tsit5()

@@ -32,8 +32,10 @@ def save_indices(saveat, n_steps: int) -> np.ndarray | None:
     if saveat is None:
         return None
     if isinstance(saveat, int | np.integer) and not isinstance(saveat, bool):
-        if saveat < 2:
-            raise ValueError(f"saveat must be a count >= 2 (start and end included) or step indices, got {saveat}")
+        if not 2 <= saveat <= n_steps + 1:
+            raise ValueError(
+                f"saveat must be a count in [2, {n_steps + 1}] (start and end included) or step indices, got {saveat}"
+            )
         return np.unique(np.round(np.linspace(0, n_steps, int(saveat))).astype(int))
     idx = np.asarray(saveat)
     if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
