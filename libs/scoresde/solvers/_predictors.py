@@ -5,6 +5,7 @@ already evaluated, so the sampler owns the loop, the noise and the count of scor
 """
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -16,7 +17,12 @@ from . import _steps
 
 
 class AbstractPredictor(eqx.Module):
-    """One step of the reverse SDE from t to t - h: returns (x', mean without noise)."""
+    """One step of the reverse SDE from t to t - h: returns (x', mean without noise).
+
+    `uses_step`: whether `drift` / `diffusion` depend on h (a grid lookup per call when they do).
+    """
+
+    uses_step: ClassVar[bool] = True
 
     @abc.abstractmethod
     def step(self, sde: AbstractSDE, x, t, score, h, z):
@@ -33,6 +39,8 @@ class AbstractPredictor(eqx.Module):
 
 class EulerMaruyama(AbstractPredictor):
     """x' = x - h (f - g^2 s) + g sqrt(h) z, the reverse SDE's own coefficients."""
+
+    uses_step: ClassVar[bool] = False
 
     def step(self, sde, x, t, score, h, z):
         return _steps.euler_maruyama_step(sde, x, t, score, h, z)

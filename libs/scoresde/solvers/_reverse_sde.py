@@ -42,6 +42,8 @@ class ReverseSDE(AbstractSampler):
         predictor, batch = self.predictor, shape[0]
 
         def step_of(t):
+            if not predictor.uses_step:
+                return None  # Euler-Maruyama's coefficients do not depend on h: no grid lookup per call
             i = jnp.argmin(jnp.abs(grid - t))
             return grid[i] - grid[jnp.minimum(i + 1, n)]
 
