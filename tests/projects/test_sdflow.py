@@ -133,14 +133,14 @@ def test_kernel_flow_reaches_25_gaussians_deterministic_and_sharded(tmp_path):
 
 
 def test_flow_noise_of_particle_i_depends_only_on_the_seed_and_i():
-    """Noise only (zero velocity): the flow of all 16 particles = the flows of its two halves, by global index."""
+    """Noise only (zero velocity): particle i gets the same noise wherever it sits in the batch (one compilation)."""
     x0 = jax.random.normal(jax.random.key(0), (16, 2))
     zero = lambda x, s, a: jnp.zeros_like(x)  # noqa: E731
     kw = dict(steps_per_level=3, velocity=zero, noise=0.1, key=jax.random.key(1))
     run = jax.jit(lambda x, i: flow.anneal(x, [1.0, 0.5], [0.1, 0.1], index=i, **kw)[0])
     whole = run(x0, jnp.arange(16))
-    halves = np.concatenate([run(x0[:8], jnp.arange(8)), run(x0[8:], jnp.arange(8, 16))])
-    np.testing.assert_array_equal(whole, halves)
+    perm = np.random.default_rng(0).permutation(16)  # the same particles in another order (another batch split)
+    np.testing.assert_array_equal(run(x0[perm], jnp.arange(16)[perm]), whole[perm])
     assert not np.allclose(whole, x0)
     shifted = run(x0, jnp.arange(1, 17))  # other indices: other noise
     assert not np.allclose(shifted, whole)
