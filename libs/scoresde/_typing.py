@@ -2,7 +2,8 @@
 
 from collections.abc import Callable
 
-from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
+import jaxtyping
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, UInt32
 
 # A scalar that may be a Python float or a 0-d array (possibly a tracer).
 Scalar = float | Float[ArrayLike, ""]
@@ -15,6 +16,8 @@ BatchTimes = Float[Array, " batch"]
 # Batched score function contract: score_fn(x, t) -> array shaped like x.
 ScoreFn = Callable[[Array, Array], Array]
 Key = PRNGKeyArray
+# One PRNG key, or one per sample: typed keys of shape (batch,) or raw uint32 keys of shape (batch, 2).
+Keys = PRNGKeyArray | jaxtyping.Key[Array, " batch"] | UInt32[Array, "batch 2"]
 Count = int | Int[Array, ""]
 
-__all__ = ["Scalar", "Times", "Batch", "BatchTimes", "ScoreFn", "Key", "Count"]
+__all__ = ["Scalar", "Times", "Batch", "BatchTimes", "ScoreFn", "Key", "Keys", "Count"]

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._checks import check_choice, check_positive_int, check_range
-from .._typing import Key
+from .._typing import Keys
 from ..solvers import integrate_flow
 
 F_DIVERGENCES = ("kl", "js", "logd")
@@ -56,7 +56,7 @@ def dgflow(
     step_size: float = 0.1,
     noise: float = 0.01,
     n_steps: int = 25,
-    key: Key | None = None,
+    key: Keys | None = None,
     generator: Callable | None = None,
     n_saves: int = 0,
 ):
@@ -85,7 +85,7 @@ def ddls(
     generator: Callable,
     step_size: float = 0.01,
     n_steps: int = 25,
-    key: Key,
+    key: Keys,
     n_saves: int = 0,
 ):
     """DDLS: Langevin in the latent space on E(z) = |z|^2 / 2 - d(G(z)) (standard normal prior); (z, nfe[, path])."""
