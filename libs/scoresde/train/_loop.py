@@ -1,9 +1,12 @@
 """The host-side training loop shared by the projects: resume, step, log, snapshot, checkpoint, stop.
 
 One jitted call per iteration (which may run several steps); the host reads device values
-only every `log_every` steps and before a checkpoint, never in between. A SIGTERM is
-turned into a checkpoint and a clean return; a non-finite loss stops the run with an error
-and no checkpoint of the bad state (the update that met it was already skipped on device).
+only every `log_every` steps and before a checkpoint, never in between. Process 0 holds the
+workdir lock for the whole loop (a second trainer fails in one line). A SIGTERM (on any
+process of a multi-host run) is turned into a checkpoint at a step all processes agree on and
+a clean return; a non-finite loss stops the run with an error and no checkpoint of the bad
+state (the update that met it was already skipped on device). A damaged latest checkpoint is
+set aside and the newest intact one resumed.
 """
 
 import time
@@ -13,7 +16,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from ..checkpoint import Checkpointer, PreemptionGuard
+from ..checkpoint import Checkpointer, PreemptionGuard, hold_workdir, workdir_of
 
 
 class NonFiniteLossError(RuntimeError):
@@ -24,12 +27,16 @@ def _record(data_iter) -> dict:
     return {"data_state": data_iter.get_state() if hasattr(data_iter, "get_state") else None}
 
 
+def ema_of(state):
+    """The default model export of a checkpoint: the state's EMA parameters, if it has them."""
+    return getattr(state, "ema", None)
+
+
 def restore_or_keep(checkpointer: Checkpointer, state, data_iter):
-    """Resume from the latest checkpoint if there is one: (state, step, resumed?)."""
-    step = checkpointer.latest_step()
-    if step is None:
+    """Resume from the newest intact checkpoint if there is one: (state, step, resumed?)."""
+    if checkpointer.latest_step() is None:
         return state, 0, False
-    state, record = checkpointer.restore(state)
+    state, record, step = checkpointer.restore_intact(state, set_aside=True)
     if record.get("data_state") is not None and hasattr(data_iter, "set_state"):
         data_iter.set_state(record["data_state"])
     logging.info("resumed from checkpoint %d in %s", step, checkpointer.directory)
@@ -50,28 +57,33 @@ def train_loop(
     snapshot_every: int = 0,
     on_log: Callable | None = None,
     on_snapshot: Callable | None = None,
+    workdir: str | None = None,
+    model_of: Callable = ema_of,
 ):
     """Train until `total_steps` (resuming from the last checkpoint); returns (state, stopped_by_signal).
 
     `to_device(host_batch)` builds the global device batch; with `steps_per_call` > 1 the
     host batches are stacked along a new leading axis first. `on_log(step, metrics, seconds)`
     and `on_snapshot(step, state)` are called on every process (they decide who writes).
+    `workdir`: the folder whose LOCK is held (default: `workdir_of(checkpointer.directory)`);
+    `model_of(state)`: the model export saved with each checkpoint (None: none).
     """
-    state, step, _ = restore_or_keep(checkpointer, state, data_iter)
-    last_saved = step if checkpointer.latest_step() is not None else None
+    lock_dir = workdir if workdir is not None else workdir_of(checkpointer.directory)
+    with PreemptionGuard() as guard, hold_workdir(lock_dir):
+        state, step, resumed = restore_or_keep(checkpointer, state, data_iter)
+        last_saved = step if resumed else None
 
-    def save(at_step):
-        nonlocal last_saved
-        if bool(jax.device_get(state.bad)):
-            raise NonFiniteLossError(
-                f"training stopped: non-finite loss or gradient before step {at_step}; "
-                f"nothing was saved, the last good checkpoint is {last_saved}"
-            )
-        checkpointer.save(at_step, state, _record(data_iter))
-        last_saved = at_step
+        def save(at_step):
+            nonlocal last_saved
+            if bool(jax.device_get(state.bad)):
+                raise NonFiniteLossError(
+                    f"training stopped: non-finite loss or gradient before step {at_step}; "
+                    f"nothing was saved, the last good checkpoint is {last_saved}"
+                )
+            checkpointer.save(at_step, state, _record(data_iter), model=model_of(state))
+            last_saved = at_step
 
-    t_last, step_last = time.perf_counter(), step
-    with PreemptionGuard() as guard:
+        t_last, step_last = time.perf_counter(), step
         while step < total_steps:
             host = [next(data_iter) for _ in range(steps_per_call)]
             if steps_per_call > 1:
@@ -93,10 +105,11 @@ def train_loop(
                 on_snapshot(step, state)
             if step % checkpoint_every < steps_per_call:
                 save(step)
-            if guard.requested:
+            if guard.should_stop():
                 logging.warning("SIGTERM: saving checkpoint %d and stopping", step)
-                save(step)
+                if last_saved != step:
+                    save(step)
                 return state, True
-    if last_saved != step:
-        save(step)
-    return state, False
+        if last_saved != step:
+            save(step)
+        return state, False
