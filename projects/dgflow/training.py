@@ -241,11 +241,10 @@ def restore_checkpoint(directory, template, what):
     if not os.path.isdir(directory):
         raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
     ckpt = checkpoint.Checkpointer(directory)
-    step = ckpt.latest_step()
-    if step is None:
+    if ckpt.latest_step() is None:
         ckpt.close()
         raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
-    state, _ = ckpt.restore(template)
+    state, _, step = ckpt.restore_intact(template)  # the newest intact step
     ckpt.close()
     return state, int(step)
 

@@ -130,7 +130,7 @@ def _summary_writer(workdir):
 
 
 def restore_ema_model(cfg, workdir, mesh, *, step=None):
-    """(EMA model, step) of checkpoint `step` (None: the latest), for the sample and eval modes."""
+    """(EMA model, step) of checkpoint `step` (None: the newest intact one), for the sample and eval modes."""
     ckpt_dir = os.path.join(workdir, "checkpoints")
     if not os.path.isdir(ckpt_dir) or not os.listdir(ckpt_dir):
         raise ValueError(f"--workdir={workdir!r} has no checkpoint: run --mode=train first")
@@ -138,13 +138,22 @@ def restore_ema_model(cfg, workdir, mesh, *, step=None):
     if ckpt.latest_step() is None:
         raise ValueError(f"--workdir={workdir!r} has no checkpoint: run --mode=train first")
     state, _, static, _ = build_state(cfg, mesh)
-    step = ckpt.latest_step() if step is None else step
     try:
-        state, _ = ckpt.restore(state, step)
+        ema, step = _restore_ema(ckpt, state, step)
     except ValueError as e:
         raise ValueError(
             f"--workdir={workdir!r} holds a checkpoint of another model than this config's (other model.* "
             f"settings, e.g. model.num_classes={components.num_classes(cfg)}?): {str(e).splitlines()[0]}"
         ) from None
     ckpt.close()
-    return ema_model(state, static), step
+    return eqx.combine(ema, static), step
+
+
+def _restore_ema(ckpt, state, step):
+    """(EMA arrays, step) from the model export of `step` (None: the newest intact one), no optimizer state
+    read; a checkpoint without an export (imported, or saved before exports): from the full state."""
+    try:
+        return ckpt.restore_model(state.ema, step)
+    except checkpoint.CheckpointError:
+        state, _, step = ckpt.restore_intact(state, step)
+        return state.ema, step
