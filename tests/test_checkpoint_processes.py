@@ -31,6 +31,7 @@ def _trainer(argv) -> None:
     p.add_argument("--checkpoint_every", type=int, default=5)
     p.add_argument("--block_after", type=int, default=0)
     p.add_argument("--sleep", type=float, default=0.0)
+    p.add_argument("--start_after", default="", help="a file to wait for before train_loop (start-up done)")
     p.add_argument("--coordinator", default="")
     p.add_argument("--num_processes", type=int, default=0)
     p.add_argument("--process_id", type=int, default=-1)
@@ -66,6 +67,8 @@ def _trainer(argv) -> None:
             time.sleep(a.sleep)
             yield {"x": np.full((8 // jax.process_count(), 2), 0.1 * n, np.float32)}
 
+    while a.start_after and not os.path.exists(a.start_after):
+        time.sleep(0.01)
     ck = checkpoint.Checkpointer(os.path.join(a.workdir, "checkpoints"), max_to_keep=100)
     try:
         state, stopped = train.train_loop(
@@ -78,7 +81,7 @@ def _trainer(argv) -> None:
             log_every=10**6,
             checkpoint_every=a.checkpoint_every,
         )
-    except (RuntimeError, ValueError) as e:  # what the mains do
+    except (OSError, ValueError) as e:  # what the mains do
         sys.exit(f"error: {str(e).splitlines()[0]}")
     print(json.dumps({"stopped": stopped, "steps": ck.all_steps()}), flush=True)
 
@@ -123,7 +126,9 @@ def _sigterm_step(log: str) -> int:
 def test_second_trainer_fails_in_one_line_and_stale_lock_is_taken_over(tmp_path, caplog):
     workdir = str(tmp_path / "run")
     lock = os.path.join(workdir, "LOCK")
+    go = str(tmp_path / "go")
     first = _popen(workdir, "--block_after", 10)  # saves 5 and 10, then waits for <workdir>/release
+    second = _popen(workdir, "--steps", 20, "--start_after", go)  # starts up meanwhile, then waits for `go`
     try:
         _wait_for(os.path.join(workdir, "checkpoints", "10"), first)
         with open(lock) as f:
@@ -131,7 +136,7 @@ def test_second_trainer_fails_in_one_line_and_stale_lock_is_taken_over(tmp_path,
         assert holder["pid"] == first.pid and holder["host"] == socket.gethostname() and holder["started"]
         before = _files(workdir)
 
-        second = _popen(workdir, "--steps", 20)
+        open(go, "w").close()
         out, err = second.communicate(timeout=120)
         assert second.returncode != 0, err[-2000:]
         errors = [v for v in err.splitlines() if v.startswith("error:")]
@@ -148,6 +153,7 @@ def test_second_trainer_fails_in_one_line_and_stale_lock_is_taken_over(tmp_path,
         out, err = first.communicate(timeout=120)
     finally:
         first.kill()
+        second.kill()
     assert first.returncode == 0, err[-2000:]
     at = _sigterm_step(err)
     assert json.loads(out) == {"stopped": True, "steps": sorted({*range(5, at + 1, 5), at})}

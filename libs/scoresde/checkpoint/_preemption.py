@@ -5,12 +5,15 @@ preemption service (on by default; it catches SIGTERM itself) tells every proces
 any of them and picks one sync step, the next after the furthest process, where
 `multihost_utils.reached_preemption_sync_point` is True on all. Its poll is a local check
 (about 0.1 us on CPU) until a notice arrives. The counter passed to it counts loop iterations of
-this process from start-up, the same on every process of a run.
+this process from start-up, the same on every process of a run (the Checkpointer keeps orbax from
+polling it with other ids).
 """
 
 import itertools
 import signal
 
+import jax
+from absl import logging
 from jax._src import distributed
 from jax.experimental import multihost_utils
 
@@ -18,7 +21,9 @@ _ITERATIONS = itertools.count()  # shared by every loop of this process: the ser
 
 
 def _preemption_service() -> bool:
-    return distributed.global_state.client is not None and distributed.global_state.preemption_sync_manager is not None
+    """Whether jax.distributed runs with its preemption sync manager (JAX keeps them in a private module)."""
+    state = distributed.global_state
+    return getattr(state, "client", None) is not None and getattr(state, "preemption_sync_manager", None) is not None
 
 
 class PreemptionGuard:
@@ -33,6 +38,11 @@ class PreemptionGuard:
         self.requested = False
         self.distributed = _preemption_service()
         self._previous = {}
+        if not self.distributed and jax.process_count() > 1:
+            logging.warning(
+                "JAX's preemption service is off (jax_enable_preemption_service): a SIGTERM stops only the process "
+                "that gets it, and the others wait for it in their next collective"
+            )
 
     def _handler(self, signum, frame):
         self.requested = True
