@@ -40,6 +40,7 @@ def base_config() -> ConfigDict:
             checkpoint_every=1000,
             snapshot_every=0,
             snapshot_samples=64,
+            eval_every=500,  # loss of the EMA model on a fixed held-out test batch (TensorBoard eval/loss); 0 = off
             max_to_keep=3,
             label_dropout=0.0,  # class-conditional models: chance a label becomes the null class (guidance)
         )

@@ -31,6 +31,7 @@ def get_config():
     c.training.checkpoint_every = 500
     c.training.snapshot_every = 1000
     c.training.snapshot_samples = 64
+    c.training.eval_every = 100
     c.optim.lr = 2e-3
     c.optim.warmup = 100
     c.sampling.method = "dpm_solver"

@@ -118,3 +118,8 @@ def test_tqdm_bar_replaces_the_progress_lines_on_stderr_only(tmp_path, monkeypat
 )
 def test_durations(seconds, text):
     assert _progress.format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("rate, text", [(0.01234, "0.0123"), (1.94, "1.94"), (1070.4, "1070"), (math.nan, "-")])
+def test_rates(rate, text):
+    assert _progress.format_rate(rate) == text

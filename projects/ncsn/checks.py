@@ -54,7 +54,7 @@ def _check_fields(cfg) -> None:
     project.require_positive_int(cfg, "training.n_steps", "training.batch_size", "training.steps_per_call",
                                  "training.log_every", "training.checkpoint_every", "training.max_to_keep",
                                  "sampling.n_samples", "sampling.batch_size")  # fmt: skip
-    project.require_nonnegative_int(cfg, "training.snapshot_every")
+    project.require_nonnegative_int(cfg, "training.snapshot_every", "training.eval_every")
     if cfg.training.snapshot_every:
         project.require_positive_int(cfg, "training.snapshot_samples")
     project.require_rate(cfg, "model.ema_rate")
@@ -111,6 +111,13 @@ def validate(cfg, workdir: str, mode: str):
         n = len(components.load_examples(cfg, "train")["image"])
         if cfg.training.batch_size > n:
             raise ValueError(f"training.batch_size={cfg.training.batch_size} is larger than the {n} training examples")
+        if 0 < cfg.training.eval_every <= cfg.training.n_steps:  # an eval will happen
+            n = len(components.load_examples(cfg, "test")["image"])
+            if n < n_dev:
+                raise ValueError(
+                    f"training.eval_every={cfg.training.eval_every} needs a held-out batch of at least the {n_dev} "
+                    f"devices, but the test split has {n} examples (0 turns it off)"
+                )
     if mode == "eval":
         evaluation.eval_steps(cfg, evaluation.available_steps(workdir))
         if cfg.data.name == "digits" and cfg.eval.get("classifier_path", ""):

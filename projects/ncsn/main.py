@@ -26,7 +26,7 @@ from scoresde import project  # noqa: E402
 FIXED = ("seed", "data", "sde", "model", "training", "optim")
 EXEMPT = ("data.path", "data.n_test", "data.plot_lim", "training.n_steps", "training.log_every",
           "training.checkpoint_every", "training.snapshot_every", "training.snapshot_samples",
-          "training.max_to_keep")  # fmt: skip
+          "training.eval_every", "training.max_to_keep")  # fmt: skip
 PROJECT = project.Project(("train", "sample", "eval"), "train", project.RunFields(FIXED, EXEMPT))
 
 

@@ -1,12 +1,21 @@
-"""--mode=train: shard, step, log, snapshot and checkpoint until config.training.n_steps."""
+"""--mode=train: shard, step, log, snapshot, held-out loss and checkpoint until config.training.n_steps.
 
+TensorBoard (process 0, <workdir>/tensorboard): the resolved config as text, train/* scalars at
+every log line (rates over step time only), the snapshot picture as an image, eval/loss on a
+fixed held-out batch every training.eval_every steps.
+"""
+
+import json
+import math
 import os
 
 import equinox as eqx
 import jax
+import numpy as np
 from absl import logging
+from ml_collections import ConfigDict
 
-from scoresde import checkpoint, nets, parallel, train, viz
+from scoresde import checkpoint, nets, parallel, project, train, viz
 
 from . import components, sampling
 
@@ -52,6 +61,27 @@ def write_snapshot(cfg, workdir, step, model, key, mesh, train_points=None):
     return path
 
 
+def held_out_batch(cfg, mesh) -> dict:
+    """A fixed batch of the test split on the mesh: its first training.batch_size examples (fewer if the
+    split is smaller, rounded down to the devices), each process its rows, in the training batch's layout."""
+    test = components.load_examples(cfg, "test")
+    n_dev, n_proc, p = mesh.devices.size, jax.process_count(), jax.process_index()
+    n = min(cfg.training.batch_size, len(test["image"])) // n_dev * n_dev
+    rows = slice(p * n // n_proc, (p + 1) * n // n_proc)
+    x, labels = test["image"][rows], test["label"][rows]
+    x = x.astype(np.float32) if cfg.data.name == "toy2d" else components.to_model_layout(x, cfg)
+    return parallel.global_batch({"x": x, "label": labels}, mesh)
+
+
+def make_eval_loss(cfg, sde):
+    """The training loss without dropout or label dropout (as score_sde's eval step), jitted once:
+    eval_loss(model, batch, key) with the model an argument."""
+    c = ConfigDict(cfg.to_dict())
+    c.model.dropout = 0.0
+    c.training.label_dropout = 0.0
+    return eqx.filter_jit(components.make_loss(c, sde))
+
+
 def run(cfg, workdir, mesh):
     sde = components.build_sde(cfg)
     examples = components.load_examples(cfg, "train")
@@ -88,32 +118,51 @@ def run(cfg, workdir, mesh):
         return parallel.global_batch(host, mesh)
 
     writer = _summary_writer(workdir)
+    if writer is not None:
+        text = json.dumps(project.to_plain(cfg), indent=2)
+        writer.add_text("config", "    " + text.replace("\n", "\n    "), 0)  # indented: shown as code
 
     def on_log(step, metrics, sec_per_step):
         lr = train.learning_rate(cfg.optim, step)
-        ex_s = cfg.training.batch_size / max(sec_per_step, 1e-9)
-        logging.info(
-            "step %d  loss %.7g  lr %.2e  grad_norm %.3f  examples/s %.1f",
-            step, float(metrics["loss"]), lr, float(metrics["grad_norm"]), ex_s,
-        )  # fmt: skip
+        ex_s = cfg.training.batch_size / sec_per_step  # NaN when no step of the interval was timed
         if writer is not None:
             for name, value in (("loss", metrics["loss"]), ("grad_norm", metrics["grad_norm"]), ("lr", lr)):
                 writer.add_scalar(f"train/{name}", float(value), step)
-            writer.add_scalar("train/examples_per_sec", ex_s, step)
+            if math.isfinite(ex_s):
+                writer.add_scalar("train/examples_per_sec", ex_s, step)
+                writer.add_scalar("train/steps_per_sec", 1.0 / sec_per_step, step)
             writer.flush()
+        shown = f"{ex_s:.1f}" if math.isfinite(ex_s) else "-"
+        return f"lr {lr:.2e}  grad_norm {float(metrics['grad_norm']):.3f}  examples/s {shown}"
 
     def on_snapshot(step, state):
         key = jax.random.fold_in(jax.random.key(cfg.seed + 1), step)
         path = write_snapshot(cfg, workdir, step, ema_model(state, static), key, mesh, examples["image"])
-        if jax.process_index() == 0:
-            logging.info("snapshot %s", path)
+        if writer is None:
+            return None
+        writer.add_image("samples", _png_pixels(path), step, dataformats="HWC")
+        writer.flush()
+        return path
+
+    on_eval = None
+    if 0 < cfg.training.eval_every <= cfg.training.n_steps:
+        eval_batch, eval_key = held_out_batch(cfg, mesh), jax.random.key(cfg.seed + 2)
+        eval_loss = make_eval_loss(cfg, sde)
+
+        def on_eval(step, state):
+            """The EMA model's loss on the fixed held-out batch with a fixed key: comparable across steps."""
+            loss = float(eval_loss(ema_model(state, static), eval_batch, eval_key))
+            if writer is not None:
+                writer.add_scalar("eval/loss", loss, step)
+                writer.flush()
+            return {"loss": loss}
 
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=cfg.training.max_to_keep)
     state, stopped = train.train_loop(
         state, jitted, batches, to_device, ckpt,
         total_steps=cfg.training.n_steps, steps_per_call=k, log_every=cfg.training.log_every,
         checkpoint_every=cfg.training.checkpoint_every, snapshot_every=cfg.training.snapshot_every,
-        on_log=on_log, on_snapshot=on_snapshot,
+        eval_every=cfg.training.eval_every, on_log=on_log, on_snapshot=on_snapshot, on_eval=on_eval,
     )  # fmt: skip
     ckpt.close()
     if writer is not None:
@@ -127,6 +176,14 @@ def _summary_writer(workdir):
     from tensorboardX import SummaryWriter
 
     return SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+
+def _png_pixels(path) -> np.ndarray:
+    """The picture just written (grid or scatter plot) as (H, W, 3) uint8, for TensorBoard."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 def restore_ema_model(cfg, workdir, mesh, *, step=None):

@@ -34,7 +34,10 @@ def format_duration(seconds: float) -> str:
 
 
 def format_rate(steps_per_sec: float) -> str:
-    return f"{steps_per_sec:.3g}" if math.isfinite(steps_per_sec) else "-"
+    """Three significant digits, whole numbers from 100 on ('-' when unknown)."""
+    if not math.isfinite(steps_per_sec):
+        return "-"
+    return f"{steps_per_sec:.0f}" if steps_per_sec >= 100 else f"{steps_per_sec:.3g}"
 
 
 class _Pause:
@@ -56,6 +59,21 @@ class _BarFilter(std_logging.Filter):
         return True
 
 
+def _bar(total: int, start: int, desc: str):
+    """A tqdm bar `desc k/N |bar| stats` (stats: the last interval's loss, steps/s and ETA)."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        stats = ""
+
+        @property
+        def format_dict(self):
+            return {**super().format_dict, "stats": self.stats}
+
+    return Bar(total=total, initial=start, file=sys.stderr, dynamic_ncols=True, desc=desc or None,
+               bar_format="{desc}{n_fmt}/{total_fmt} |{bar}| {stats}")  # fmt: skip
+
+
 class Progress:
     """Host-side clock and reporter of one training run from step `start` to `total`.
 
@@ -75,12 +93,7 @@ class Progress:
             bar = jax.process_index() == 0 and sys.stderr.isatty()
         self._bar = self._filter = None
         if bar:
-            from tqdm import tqdm
-
-            self._bar = tqdm(
-                total=total, initial=start, file=sys.stderr, dynamic_ncols=True, leave=True,
-                bar_format="{desc}{n_fmt}/{total_fmt} |{bar}| {postfix}", desc=self.prefix or None,
-            )  # fmt: skip
+            self._bar = _bar(total, start, self.prefix)
             self._filter = _BarFilter(self._bar)
             logging.get_absl_handler().addFilter(self._filter)
 
@@ -144,8 +157,9 @@ class Progress:
         line = f"{self.prefix}step {step}/{self.total}  {head}" + (f"  {extra}" if extra else "")
         logging.info("%s", line, extra={PROGRESS_ATTR: self._bar is not None})
         if self._bar is not None:
+            self._bar.stats = head
             self.advance(step)
-            self._bar.set_postfix_str(head)
+            self._bar.refresh()
         return line
 
     def close(self) -> None:
