@@ -13,7 +13,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import logging
 from ml_collections import ConfigDict
 
 from scoresde import checkpoint, nets, parallel, train
@@ -105,15 +104,14 @@ def fit(cfg, velocity, aux, shape, workdir, mesh):
     g = cfg.generator
 
     def on_log(s, metrics, sec):
-        logging.info("generator: step %d  loss %.5g  grad_norm %.3f", s, float(metrics["loss"]),
-                     float(metrics["grad_norm"]))  # fmt: skip
+        return f"grad_norm {float(metrics['grad_norm']):.3f}"
 
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints", "generator"), max_to_keep=2)
     state, stopped = train.train_loop(
         state, jitted, LatentBatches(cfg, shape, sig, steps),
         lambda b: {**parallel.global_batch(b, mesh), "proxies": arrays}, ckpt,
         total_steps=len(sig) * g.steps_per_level, log_every=g.log_every, checkpoint_every=g.checkpoint_every,
-        on_log=on_log,
+        on_log=on_log, name="generator",
     )  # fmt: skip
     ckpt.close()
     return state, stopped

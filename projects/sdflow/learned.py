@@ -13,7 +13,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import logging
 from jaxtyping import PyTree
 from ml_collections import ConfigDict
 
@@ -61,14 +60,13 @@ def fit(cfg, name: str, samples: np.ndarray, ladder: np.ndarray, workdir: str, m
     )
 
     def on_log(s, metrics, sec):
-        logging.info("%s net: step %d  loss %.5g  grad_norm %.3f", name, s, float(metrics["loss"]),
-                     float(metrics["grad_norm"]))  # fmt: skip
+        return f"grad_norm {float(metrics['grad_norm']):.3f}"
 
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints", name), max_to_keep=2)
     state, stopped = train.train_loop(
         state, jitted, batches, lambda b: parallel.global_batch(b, mesh), ckpt,
         total_steps=cfg.learned.n_steps, log_every=cfg.learned.log_every,
-        checkpoint_every=cfg.learned.checkpoint_every, on_log=on_log,
+        checkpoint_every=cfg.learned.checkpoint_every, on_log=on_log, name=f"{name} net",
     )  # fmt: skip
     ckpt.close()
     return state, stopped
