@@ -96,8 +96,8 @@ def validate(cfg, workdir: str, mode: str):
                 raise ValueError(f"--workdir={workdir!r} has no trained {what} checkpoint: run --mode=train first")
         components.load_examples(cfg, "test")
     if mode == "eval":
-        if not os.path.isfile(evaluation.samples_path(workdir)):
-            raise ValueError(f"--workdir={workdir!r} has no refine/samples.npz: run --mode=refine first")
+        if evaluation.samples_path(cfg, workdir) is None:
+            raise ValueError(evaluation.missing_samples(cfg, workdir))
         if cfg.data.name != "toy2d" and cfg.eval.classifier_path:
             from scoresde import metrics
 

@@ -1,4 +1,5 @@
-"""--mode=eval: sample quality before refinement, after DGflow (per f) and after DDLS, from refine/samples.npz.
+"""--mode=eval: sample quality before refinement, after DGflow (per f) and after DDLS, from the samples.npz of
+the refinement with these refine settings (its newest checkpoint step: refine/step_<step>/<name>/).
 
 2-D: % high-quality samples and modes covered (25 Gaussians: within eval.hq_std stds of the nearest mode;
 Swiss roll: within eval.curve_tol of the noiseless curve, "modes" = eval.curve_segments equal-parameter
@@ -16,7 +17,7 @@ from absl import logging
 
 from scoresde import data, metrics, oracle
 
-from . import components
+from . import components, refinement
 
 COLUMNS = {
     "hq_percent": "% HQ",
@@ -29,8 +30,18 @@ COLUMNS = {
 }
 
 
-def samples_path(workdir: str) -> str:
-    return os.path.join(workdir, "refine", "samples.npz")
+def samples_path(cfg, workdir: str) -> str | None:
+    """samples.npz of the refinement with cfg's refine settings, of the newest step refined; None if none."""
+    root, name = os.path.join(workdir, "refine"), refinement.output_name(cfg)
+    steps = sorted(d for d in os.listdir(root) if d.startswith("step_")) if os.path.isdir(root) else []
+    found = [p for p in (os.path.join(root, d, name, "samples.npz") for d in reversed(steps)) if os.path.isfile(p)]
+    return found[0] if found else None
+
+
+def missing_samples(cfg, workdir: str) -> str:
+    """The one-line error of an eval with no refinement of its settings."""
+    where = os.path.join("refine", "step_*", refinement.output_name(cfg), "samples.npz")
+    return f"--workdir={workdir!r} has no refinement with these refine settings ({where}): run --mode=refine first"
 
 
 def curve_quality(x: np.ndarray, *, tol: float, segments: int, n_curve: int = 4000):
@@ -94,9 +105,10 @@ def evaluate(cfg, samples: dict[str, np.ndarray], test: np.ndarray, reference: n
 
 def run(cfg, workdir, mesh):
     del mesh
-    path = samples_path(workdir)
-    if not os.path.isfile(path):
-        raise ValueError(f"{path} does not exist: run --mode=refine first")
+    path = samples_path(cfg, workdir)
+    if path is None:
+        raise ValueError(missing_samples(cfg, workdir))
+    logging.info("eval of %s", path)
     with np.load(path) as f:
         samples = {k: f[k] for k in f.files if k != "data" and not k.startswith("path_")}
         test = f["data"]

@@ -1,11 +1,12 @@
 """--mode=refine: generator samples, then DGflow for each f and the DDLS baseline from the same latents.
 
-Writes workdir/refine/samples.npz (data, before, dgflow_<f>, ddls, and for 2-D the particle paths) and
-pictures: scatter panels and particle paths (2-D) or image grids.
+Writes workdir/refine/step_<step>/<space>-<ratio>-n<steps>_eta<eta>-g<gamma>_seed<seed>_<digest>/ (`output_dir`:
+other refine settings or another checkpoint, another folder): samples.npz (data, before, dgflow_<f>, ddls, and
+for 2-D the particle paths), info.json (the settings) and pictures: scatter panels and particle paths (2-D)
+or image grids.
 """
 
 import collections
-import json
 import os
 from typing import NamedTuple
 
@@ -16,13 +17,26 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
-from scoresde import parallel, refine
+from scoresde import parallel, project, refine
 
 from . import components, plots, training
 
 
 def method_names(cfg) -> list[str]:
     return ["before"] + [f"dgflow_{f}" for f in cfg.refine.fs] + ["ddls"]
+
+
+def output_name(cfg) -> str:
+    """The refinement's folder name: its main settings readable, every refine.* field (but batch_size, which the
+    samples do not depend on) in the digest."""
+    r = cfg.refine
+    settings = {k: v for k, v in r.items() if k != "batch_size"}
+    parts = (f"{r.space}-{r.ratio}-n{r.n_steps}", f"eta{r.eta:g}-g{r.gamma:g}", f"seed{r.seed}")
+    return project.output_name(parts, settings)
+
+
+def output_dir(cfg, workdir: str, step: int) -> str:
+    return os.path.join(workdir, "refine", project.step_folder(step), output_name(cfg))
 
 
 TRACES = collections.Counter()  # times the jitted refinement was traced (tests: once per batch shape, any model)
@@ -138,7 +152,7 @@ def run(cfg, workdir, mesh):
     samples, paths = refine_samples(cfg, generator, logit, mesh)
     if jax.process_index() != 0:
         return samples
-    out = os.path.join(workdir, "refine")
+    out = output_dir(cfg, workdir, step)
     os.makedirs(out, exist_ok=True)
     test = components.load_examples(cfg, "test")[: cfg.refine.n_samples]
     arrays = {"data": test, **samples, **{f"path_{k}": v for k, v in paths.items()}}
@@ -147,8 +161,7 @@ def run(cfg, workdir, mesh):
     os.replace(tmp, os.path.join(out, "samples.npz"))
     info = {"step": step, "methods": list(samples), "n_samples": int(len(samples["before"])),
             "grad_evals_per_sample": int(cfg.refine.n_steps), **cfg.refine.to_dict()}  # fmt: skip
-    with open(os.path.join(out, "info.json"), "w") as f:
-        json.dump(info, f, indent=2, default=list)
+    project.write_json_atomic(os.path.join(out, "info.json"), project.plain_settings(info))
     pictures = plots.write(cfg, out, test, samples, paths)
     logging.info("refined %d samples with %s; wrote %s", len(samples["before"]), ", ".join(samples), out)
     print(f"samples: {os.path.join(out, 'samples.npz')}  pictures: {', '.join(pictures)}")

@@ -1,4 +1,6 @@
-"""--mode=sample: samples from the EMA weights of the latest checkpoint, as .npz and a PNG.
+"""--mode=sample: samples from the EMA weights of the latest checkpoint, as .npz, a PNG and their settings.
+
+Files: samples/step_<step>/<method>-n<steps>_<task>_seed<seed>_<digest>.{npz,png,json} (see `output_stem`).
 
 sampling.task: 'unconditional'; 'conditional' (sampling.labels, classifier-free guidance weight
 sampling.guidance); 'inpaint' (test-split examples with the sampling.mask region filled in).
@@ -11,7 +13,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from scoresde import viz
+from scoresde import project, solvers, viz
 
 from . import components, sampling, training
 
@@ -26,17 +28,49 @@ def _value_range(cfg) -> tuple[float, float]:
     return (-1.0 if cfg.data.centered else 0.0, 1.0)
 
 
-def _stem(cfg, workdir: str, step: int) -> str:
-    s = cfg.sampling
-    task = sampling.task(cfg)
-    if task == "unconditional":
-        name = f"{s.method}_step{step}"
-    elif task == "inpaint":
-        name = f"{s.method}_inpaint_{s.mask}_step{step}"
-    else:  # conditional: the picked labels (unless 'all') and the guidance weight
-        picked = "" if str(s.labels).strip() == "all" else "_y" + "-".join(map(str, sampling.requested_labels(cfg)))
-        name = f"{s.method}_cond{picked}_w{sampling.guidance_weight(cfg):g}_step{step}"
-    return os.path.join(workdir, "samples", name)
+def _steps_part(method: str, fields: dict) -> str:
+    """The sampler's length: n<steps>, n<steps>each (annealed Langevin, per level), adaptive, or grid<points>."""
+    name = "ts" if "ts" in fields else "sigmas"
+    grid = solvers.parse_grid(name, fields.get(name))
+    if grid is not None:
+        return f"grid{len(grid)}"
+    if method == "annealed_langevin":
+        return f"n{fields['n_steps_each']}each"
+    if method == "ode" and not fields["n_steps"]:
+        return "adaptive"
+    return f"n{fields['n_steps']}"
+
+
+def output_settings(cfg) -> tuple[tuple[str, ...], dict]:
+    """(the readable parts of the samples' name, every sampling setting they depend on); not sampling.batch_size:
+    sample i's noise depends on (seed, i) only."""
+    s, name = cfg.sampling, sampling.task(cfg)
+    fields = solvers.method_fields(s, s.method)
+    settings = {"method": s.method, s.method: fields, "seed": s.seed, "n_samples": s.n_samples, "task": name}
+    task_part = "uncond"
+    if name == "conditional":
+        labels = "all" if str(s.labels).strip() == "all" else "-".join(map(str, sampling.requested_labels(cfg)))
+        settings.update(labels=labels, guidance=sampling.guidance_weight(cfg))
+        task_part = f"cond-{'all' if labels == 'all' else 'y' + labels}-w{sampling.guidance_weight(cfg):g}"
+    elif name == "inpaint":
+        settings["mask"] = s.mask
+        task_part = f"inpaint-{s.mask}"
+    return (f"{s.method}-{_steps_part(s.method, fields)}", task_part, f"seed{s.seed}"), settings
+
+
+def output_stem(cfg, workdir: str, step: int) -> str:
+    """samples/step_<step>/<method>-n<steps>_<task>_seed<seed>_<digest of every sampling setting> (no suffix).
+
+    Runs with other settings (or of another checkpoint) write other files; the same settings replace their own.
+    """
+    name = project.output_name(*output_settings(cfg))
+    return os.path.join(workdir, "samples", project.step_folder(step), name)
+
+
+def _write_settings(cfg, stem: str, step: int, nfe: int) -> None:
+    """<stem>.json: what the digest in the name stands for, the checkpoint step and the NFE per sample."""
+    record = {"step": int(step), "nfe": int(nfe), **project.plain_settings(output_settings(cfg)[1])}
+    project.write_json_atomic(stem + ".json", record)
 
 
 def _sample(cfg, model, key, stem: str, mesh):
@@ -86,10 +120,11 @@ def _inpaint(cfg, model, key, stem: str, mesh):
 def run(cfg, workdir, mesh):
     model, step = training.restore_ema_model(cfg, workdir, mesh)
     key = jax.random.key(cfg.sampling.seed)
-    stem = _stem(cfg, workdir, step)
+    out = output_stem(cfg, workdir, step)
     inpainting = sampling.task(cfg) == "inpaint"
-    x, nfe = (_inpaint if inpainting else _sample)(cfg, model, key, stem, mesh)
+    x, nfe = (_inpaint if inpainting else _sample)(cfg, model, key, out, mesh)
     if jax.process_index() == 0:
-        logging.info("wrote %d samples (NFE %d) to %s.npz and .png", len(x), nfe, stem)
-        print(f"samples: {stem}.npz  picture: {stem}.png  NFE per sample: {nfe}")
+        _write_settings(cfg, out, step, nfe)
+        logging.info("wrote %d samples (NFE %d) to %s.npz, .png and .json (settings)", len(x), nfe, out)
+        print(f"samples: {out}.npz  picture: {out}.png  NFE per sample: {nfe}")
     return x

@@ -6,7 +6,7 @@ import jax
 
 from scoresde import checkpoint, parallel, project
 
-from . import components
+from . import components, flowing
 
 TARGET_PROXIES = ("kernel", "learned", "exact")
 SOURCE_PROXIES = ("kernel", "learned")
@@ -78,6 +78,6 @@ def validate(cfg, workdir: str, mode: str):
         raise ValueError(f"--workdir={workdir!r} has no trained generator: run --mode=train first")
     if mode == "flow" and learned and not os.path.isdir(os.path.join(workdir, "checkpoints")):
         raise ValueError(f"--workdir={workdir!r} has no trained score nets: run --mode=train first")
-    if mode == "eval" and not os.path.isfile(os.path.join(workdir, "flow", "path.npz")):
-        raise ValueError(f"--workdir={workdir!r} has no flow output: run --mode=flow first")
+    if mode == "eval" and not os.path.isfile(os.path.join(flowing.output_dir(cfg, workdir), "path.npz")):
+        raise ValueError(f"--workdir={workdir!r} has no flow output with these settings: run --mode=flow first")
     return mesh

@@ -21,7 +21,7 @@ from jaxtyping import Array
 
 from scoresde import metrics, oracle
 
-from . import components
+from . import components, flowing
 
 
 def kl_proxies(particles, sigma, log_p, key, *, n_mc: int, chunk_size: int = 1024, query_chunk: int = 1024):
@@ -108,15 +108,16 @@ def level_metrics(cfg, path, sigmas, target_train, target_test):
 
 
 def run(cfg, workdir, mesh):
-    f = os.path.join(workdir, "flow", "path.npz")
+    out_dir = flowing.output_dir(cfg, workdir)
+    f = os.path.join(out_dir, "path.npz")
     if not os.path.isfile(f):
-        raise ValueError(f"--workdir={workdir!r} has no flow output ({f}): run --mode=flow first")
+        raise ValueError(f"--workdir={workdir!r} has no flow output with these settings ({f}): run --mode=flow first")
     saved = np.load(f)
     path, sigmas = saved["path"], saved["sigmas"]
     rows, reference, kl_kind = level_metrics(
         cfg, path, sigmas, components.target_samples(cfg, "train"), components.target_samples(cfg, "test")
     )
-    with open(os.path.join(workdir, "flow", "record.json")) as fh:
+    with open(os.path.join(out_dir, "record.json")) as fh:
         record = json.load(fh)
     result = {"levels": rows, **reference, "kl_kind": kl_kind, "nfe": record["nfe"],
               "score_evals": record["score_evals"], "final_swd": rows[-1]["swd"], "final_mmd": rows[-1]["mmd"],

@@ -1,7 +1,10 @@
-"""--mode=flow: move the source particles to the target (or draw from the trained generator), save and plot."""
+"""--mode=flow: move the source particles to the target (or draw from the trained generator), save and plot.
+
+Writes workdir/flow/<method>-<target proxy>-<source proxy>_eta<eta>_seed<seed>_<digest>/ (`output_dir`: a flow
+with other settings writes another folder): path.npz, record.json (with the settings), the plots.
+"""
 
 import collections
-import json
 import os
 import time
 
@@ -14,7 +17,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from scoresde import parallel
+from scoresde import parallel, project
 
 from . import components, flow, generator, plots, proxies
 
@@ -22,6 +25,29 @@ from . import components, flow, generator, plots, proxies
 def _to_host(x):
     """The full (global) value on every host (tiled: a global array is gathered whole, not stacked per process)."""
     return np.asarray(multihost_utils.process_allgather(x, tiled=True)) if jax.process_count() > 1 else np.asarray(x)
+
+
+_NOT_OUTPUT = ("path", "chunk_size", "query_chunk", "n_trajectories", "log_every", "checkpoint_every")
+
+
+def output_settings(cfg) -> tuple[tuple[str, ...], dict]:
+    """(the readable parts of the flow's folder name, every setting its particles depend on: seed, source, target,
+    proxies, the flow; the score nets' and the generator's training when used). Not the data paths, chunk sizes,
+    plots or bookkeeping."""
+    groups = ["seed", "source", "target", "proxy", "flow"]
+    learned = "learned" in (cfg.proxy.target, cfg.proxy.source)
+    groups += ["learned", "optim"] if learned else []
+    groups += ["refit_optim"] if cfg.proxy.source == "learned" else []
+    groups += ["generator", "optim"] if cfg.flow.method == "generator" else []
+    strip = lambda v: {k: x for k, x in v.items() if k not in _NOT_OUTPUT} if hasattr(v, "items") else v  # noqa: E731
+    settings = {g: strip(cfg[g]) for g in dict.fromkeys(groups)}
+    f, p = cfg.flow, cfg.proxy
+    method = "generator" if f.method == "generator" else f"particles-{p.target}-{p.source}"
+    return (method, f"eta{f.eta:g}", f"seed{cfg.seed}"), settings
+
+
+def output_dir(cfg, workdir: str) -> str:
+    return os.path.join(workdir, "flow", project.output_name(*output_settings(cfg)))
 
 
 TRACES = collections.Counter()  # times each jitted function below was traced (tests: one per shape, any model)
@@ -78,7 +104,7 @@ def particles(cfg, mesh, workdir, target_train):
 
 def run(cfg, workdir, mesh):
     target_train = components.target_samples(cfg, "train")
-    out_dir = os.path.join(workdir, "flow")
+    out_dir = output_dir(cfg, workdir)
     if cfg.flow.method == "generator":
         model = generator.restore(cfg, target_train.shape[1:], workdir)
         z = components.source_samples(cfg)
@@ -95,11 +121,12 @@ def run(cfg, workdir, mesh):
     record = {"nfe": nfe, "score_evals": score_evals, "seconds": seconds, "n_particles": int(path.shape[1])}
     if jax.process_index() == 0:
         os.makedirs(out_dir, exist_ok=True)
-        np.savez(os.path.join(out_dir, "path.npz"), path=path, sigmas=sig, labels=np.array(labels))
+        tmp = os.path.join(out_dir, "path.tmp.npz")
+        np.savez(tmp, path=path, sigmas=sig, labels=np.array(labels))
+        os.replace(tmp, os.path.join(out_dir, "path.npz"))
         record["plots"] = plots.write(cfg, out_dir, path, labels, target_train)
-        with open(os.path.join(out_dir, "record.json"), "w") as fh:
-            json.dump(record, fh, indent=1)
-    logging.info(
-        "flow: %d particles, %d steps (%d score evaluations) in %.2f s", path.shape[1], nfe, score_evals, seconds
-    )
+        record["settings"] = project.plain_settings(output_settings(cfg)[1])
+        project.write_json_atomic(os.path.join(out_dir, "record.json"), record)
+    logging.info("flow: %d particles, %d steps (%d score evaluations) in %.2f s; wrote %s", path.shape[1], nfe,
+                 score_evals, seconds, out_dir)  # fmt: skip
     return path, record

@@ -66,14 +66,20 @@ def test_train_refine_eval_writes_samples_pictures_and_metrics(gan_run):
     mesh = checks.validate(cfg, workdir, "refine")
     samples = refinement.run(cfg, workdir, mesh)
     assert list(samples) == ["before", "dgflow_kl", "dgflow_js", "dgflow_logd", "ddls"]
+    out = refinement.output_dir(cfg, workdir, 500)
+    name = "latent-discriminator-n25_eta0.001-g0.01_seed1_"  # the settings readable, then their digest
+    assert os.path.relpath(out, workdir).startswith(os.path.join("refine", "step_0000500", name)), out
     for name in ("samples.npz", "samples.png", "paths.png", "info.json"):
-        assert os.path.isfile(os.path.join(workdir, "refine", name)), name
-    with np.load(os.path.join(workdir, "refine", "samples.npz")) as f:
+        assert os.path.isfile(os.path.join(out, name)), name
+    with np.load(os.path.join(out, "samples.npz")) as f:
         assert f["path_dgflow_kl"].shape == (cfg.refine.n_saves, 16, 2)
         np.testing.assert_allclose(f["path_dgflow_kl"][-1], f["dgflow_kl"][:16], rtol=1e-4, atol=1e-4)
     res = evaluation.run(cfg, workdir, checks.validate(cfg, workdir, "eval"))
     with open(os.path.join(workdir, "eval", "metrics.json")) as f:
         assert json.load(f) == res
+    other = _set(cfg.copy_and_resolve_references(), {"refine.gamma": 0.02})  # not refined with these settings
+    _fails(other, workdir, "eval", "no refinement with these refine settings")
+    assert refinement.output_name(other) != refinement.output_name(cfg)
     assert set(res) == {"before", "dgflow_kl", "dgflow_js", "dgflow_logd", "ddls", "data (floor)"}
     assert res["data (floor)"]["hq_percent"] > 99 and res["data (floor)"]["modes_covered"] == 25
 
@@ -283,7 +289,7 @@ def test_two_process_distributed_train_and_refine_match_one_process(tmp_path):
     cfg, single = _set(grid25.get_config(), dict(TWO_PROCESS)), str(tmp_path / "single")
     assert training.run(cfg, single, checks.validate(cfg, single, "train")) is False
     refinement.run(cfg, single, checks.validate(cfg, single, "refine"))
-    a, b = (np.load(os.path.join(w, "refine", "samples.npz")) for w in (dist, single))
+    a, b = (np.load(os.path.join(refinement.output_dir(cfg, w, 20), "samples.npz")) for w in (dist, single))
     assert sorted(a.files) == sorted(b.files) == ["before", "data", "ddls", "dgflow_kl"]
     for name in b.files:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-4, err_msg=name)

@@ -34,8 +34,11 @@ def test_end_to_end_toy2d(tmp_path):
     assert glob.glob(os.path.join(workdir, "tensorboard", "events.*"))
     x = sampling_mode.run(cfg, workdir, mesh)
     assert x.shape == (200, 2) and np.all(np.isfinite(x))
-    assert glob.glob(os.path.join(workdir, "samples", "pc_step40.npz"))
-    assert glob.glob(os.path.join(workdir, "samples", "pc_step40.png"))
+    stem = sampling_mode.output_stem(cfg, workdir, 40)
+    assert glob.glob(os.path.join(workdir, "samples", "step_0000040", "pc-n50_uncond_seed1_*.npz")) == [stem + ".npz"]
+    assert os.path.isfile(stem + ".png")
+    with open(stem + ".json") as f:
+        assert json.load(f)["pc"]["n_steps"] == 50
     res = evaluation.run(cfg, workdir, mesh)
     assert res["swd"] > 0 and res["swd_data_vs_data"] > 0
     with open(os.path.join(workdir, "eval", "step_40.json")) as f:
@@ -233,8 +236,8 @@ def test_two_process_distributed_run_matches_one_process(tmp_path):
     logs = _two_processes(
         tmp_path, str(tmp_path / "copy"), "--mode=sample", *(f"--config.{k}={v}" for k, v in fields.items())
     )
-    x2 = np.load(tmp_path / "copy" / "samples" / "pc_step20.npz")["samples"]
     cfg = tiny_toy_config(**fields)
+    x2 = np.load(sampling_mode.output_stem(cfg, str(tmp_path / "copy"), 20) + ".npz")["samples"]
     model, _ = training.restore_ema_model(cfg, str(tmp_path / "single"), mesh_of(8))
     x1, _ = sampling.generate(cfg, model, jax.random.key(cfg.sampling.seed), 96, mesh_of(8), progress=False)
     assert x1.shape == x2.shape == (96, 2) and np.all(np.isfinite(x1))

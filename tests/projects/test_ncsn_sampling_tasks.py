@@ -122,7 +122,8 @@ def test_sample_mode_conditional_writes_samples_with_their_labels(toy_run):
                         "sampling.batch_size": 32})  # fmt: skip
     checks.validate(cfg, workdir, "sample")
     x = sampling_mode.run(cfg, workdir, mesh)
-    stem = os.path.join(workdir, "samples", "dpm_solver_cond_y2-5_w1_step300")
+    stem = sampling_mode.output_stem(cfg, workdir, 300)
+    assert os.path.basename(stem).startswith("dpm_solver-n20_cond-y2-5-w1_seed1_")
     out = np.load(stem + ".npz")
     assert out["samples"].shape == (64, 2) and np.array_equal(out["samples"], x)
     np.testing.assert_array_equal(out["labels"], np.tile([2, 5], 32))
@@ -130,12 +131,36 @@ def test_sample_mode_conditional_writes_samples_with_their_labels(toy_run):
     assert _accuracy(x, out["labels"]) > 0.8
 
 
+def test_sample_files_of_other_settings_get_other_names():
+    """Method, steps, task, labels, guidance, mask, seed, count and a sampler field each change the name (so no
+    run overwrites another's); the batch size (the draws do not depend on it) and other methods' fields do not."""
+    cfg = tiny_toy_config(**TOY)
+    name = lambda **kw: os.path.relpath(sampling_mode.output_stem(_with(cfg, **kw), "w", 300), "w")  # noqa: E731
+    base = name()
+    assert base.startswith(os.path.join("samples", "step_0000300", "pc-n30_uncond_seed1_")), base
+    others = [
+        {"sampling.method": "dpm_solver"}, {"sampling.pc.n_steps": 51}, {"sampling.seed": 2},
+        {"sampling.task": "conditional"}, {"sampling.task": "conditional", "sampling.labels": "3"},
+        {"sampling.task": "conditional", "sampling.guidance": 2.0}, {"sampling.task": "inpaint"},
+        {"sampling.task": "inpaint", "sampling.mask": "x"}, {"sampling.n_samples": 100}, {"sampling.pc.snr": 0.2},
+        {"sampling.pc.ts": "1.0,0.5,0.001"},
+    ]  # fmt: skip
+    names = [name(**kw) for kw in others]
+    assert len(set(names + [base])) == len(others) + 1, names
+    assert os.path.basename(names[0]).startswith("dpm_solver-n20_uncond_seed1_")
+    assert os.path.basename(names[5]).startswith("pc-n30_cond-all-w2_seed1_")
+    assert os.path.basename(names[-1]).startswith("pc-grid3_uncond_seed1_")
+    assert name(**{"sampling.batch_size": 50}) == name(**{"sampling.dpm_solver.order": 3}) == base
+    assert sampling_mode.output_stem(cfg, "w", 600) != sampling_mode.output_stem(cfg, "w", 300)  # another checkpoint
+
+
 def test_inpaint_2d_keeps_the_known_coordinate(toy_run):
     cfg, workdir, mesh, _ = toy_run
     cfg = _with(cfg, **{"sampling.task": "inpaint", "sampling.mask": "y", "sampling.n_samples": 200})
     checks.validate(cfg, workdir, "sample")
     x = sampling_mode.run(cfg, workdir, mesh)
-    stem = os.path.join(workdir, "samples", "pc_inpaint_y_step300")
+    stem = sampling_mode.output_stem(cfg, workdir, 300)
+    assert os.path.basename(stem).startswith("pc-n30_inpaint-y_seed1_")
     out = np.load(stem + ".npz")
     assert x.shape == out["original"].shape == (200, 2) and os.path.exists(stem + ".png")
     np.testing.assert_array_equal(out["mask"], [True, False])
@@ -221,7 +246,8 @@ def test_inpaint_digits_keeps_known_pixels_and_writes_triplets(digits_run):
                         "sampling.batch_size": 16})  # fmt: skip
     mesh = checks.validate(cfg, workdir, "sample")
     x = sampling_mode.run(cfg, workdir, mesh)
-    stem = os.path.join(workdir, "samples", "reverse_sde_inpaint_right_half_step4")
+    stem = sampling_mode.output_stem(cfg, workdir, 4)
+    assert stem.startswith(os.path.join(workdir, "samples", "step_0000004", "reverse_sde-n10_inpaint-right_half_seed"))
     out = np.load(stem + ".npz")
     assert x.shape == out["samples"].shape == out["original"].shape == out["known"].shape == (24, 1, 8, 8)
     keep = out["mask"]

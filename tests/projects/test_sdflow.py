@@ -194,6 +194,23 @@ def test_bad_input_one_line_error_and_nothing_written(tmp_path, override, messag
     assert "\n" not in str(e.value) and not os.path.exists(workdir)
 
 
+def test_flow_outputs_of_other_settings_get_other_folders():
+    """Step size, noise, schedule, seed, proxies and a learned net's training each change the folder (a flow never
+    overwrites another's); chunk sizes, plots and eval settings do not."""
+    name = lambda **kw: os.path.relpath(flowing.output_dir(_tiny(**kw), "w"), "w")  # noqa: E731
+    base = name()
+    assert base.startswith(os.path.join("flow", "particles-kernel-kernel_eta0.5_seed0_")), base
+    others = [{"flow.eta": 0.3}, {"flow.noise": 0.01}, {"flow.steps_per_level": 6}, {"flow.sigmas": "2,1,0.5"},
+              {"seed": 1}, {"proxy.target": "exact"}, {"target.n": 300},
+              {"proxy.target": "learned", "learned.n_steps": 10}]  # fmt: skip
+    names = [name(**kw) for kw in others]
+    assert len(set(names + [base])) == len(others) + 1, names
+    assert name(**{"proxy.target": "learned"}) != names[-1]  # the score net's training is a setting
+    assert name(**{"learned.n_steps": 10}) == base  # ... only when a learned proxy is used
+    assert name(**{"flow.chunk_size": 64, "flow.n_trajectories": 8, "eval.n_projections": 32}) == base
+    assert os.path.basename(name(**{"flow.method": "generator"})).startswith("generator_eta0.5_seed0_")
+
+
 def _learned_tiny():
     return _tiny(**{"proxy.target": "learned", "proxy.source": "learned", "learned.width": 64, "learned.depth": 2,
                     "learned.n_steps": 400, "learned.batch_size": 128, "learned.log_every": 200,
@@ -210,13 +227,15 @@ def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path):
         proxies.from_config(cfg, components.target_samples(cfg, "train"), workdir)
     assert training.run(cfg, workdir, mesh_of(1)) == ["target", "source"]
     _, record = flowing.run(cfg, workdir, mesh_of(1))
-    assert record["nfe"] == 30 and os.path.isfile(os.path.join(workdir, "flow", "particles.png"))
+    out = flowing.output_dir(cfg, workdir)
+    assert os.path.relpath(out, workdir).startswith(os.path.join("flow", "particles-learned-learned_eta0.5_seed0_"))
+    assert record["nfe"] == 30 and os.path.isfile(os.path.join(out, "particles.png"))
     result = evaluation.run(cfg, workdir, mesh_of(1))
     first, last = result["levels"][0]["swd"], result["final_swd"]
     assert last < 0.5 * first, (first, last)
     target = components.target_samples(cfg, "train")
     again, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, target)
-    np.testing.assert_array_equal(again[-1], np.load(os.path.join(workdir, "flow", "path.npz"))["path"][-1])
+    np.testing.assert_array_equal(again[-1], np.load(os.path.join(out, "path.npz"))["path"][-1])
     sharded, _, _, _ = flowing.particles(cfg, mesh_of(8), workdir, target)  # particles over 8 devices
     velocity, aux, refit = proxies.from_config(cfg, target, workdir)
     x0 = components.source_samples(cfg)
@@ -329,7 +348,7 @@ def test_two_process_distributed_flow_matches_one_process(tmp_path):
     cfg = _tiny(**TWO_PROCESS)
     target = components.target_samples(cfg, "train")
     single, _, _, _ = flowing.particles(cfg, mesh_of(8), str(tmp_path), target)
-    a = np.load(tmp_path / "dist" / "flow" / "path.npz")["path"]
+    a = np.load(os.path.join(flowing.output_dir(cfg, str(tmp_path / "dist")), "path.npz"))["path"]
     assert a.shape == single.shape == (7, 256, 2)
     velocity = proxies.from_config(cfg, target, str(tmp_path))[0]
     tol = _float32_tolerance(cfg, velocity, components.source_samples(cfg), single, mesh_of(8))

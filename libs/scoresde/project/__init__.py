@@ -13,6 +13,7 @@ from ._fields import (
     require_rate,
 )
 from ._logs import LOG_FILE, log_to_file, setup_logging, stop_log_file
+from ._outputs import output_name, plain_settings, settings_digest, step_folder
 from ._record import (
     CONFIG_FILE,
     RunFields,
@@ -43,9 +44,11 @@ __all__ = [
     "load_config_file",
     "log_to_file",
     "main",
+    "output_name",
     "override",
     "parse_command_line",
     "parse_value",
+    "plain_settings",
     "read_record",
     "record_path",
     "require_choice",
@@ -57,8 +60,10 @@ __all__ = [
     "require_rate",
     "resolve_config",
     "run",
+    "settings_digest",
     "setup_logging",
     "split_argv",
+    "step_folder",
     "stop_log_file",
     "to_plain",
     "write_json_atomic",
