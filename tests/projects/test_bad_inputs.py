@@ -55,6 +55,11 @@ class Case:
     subprocess: bool = False
 
 
+def _image_folder(name: str) -> tuple[str, ...]:
+    return ("--config.data.name=image_folder", f"--config.data.path={{tmp}}/{name}", "--config.data.image_size=8",
+            "--config.data.num_channels=1")  # fmt: skip
+
+
 def _cases() -> list[Case]:
     n, d, s = "ncsn", "dgflow", "sdflow"
     C = Case
@@ -109,6 +114,9 @@ def _cases() -> list[Case]:
           workdir="recorded"),
         C(n, "eval_other_seed", ("--mode=eval", "--config.seed=3"), "seed", base=False, workdir="recorded"),
         C(n, "record_not_json", ("--mode=sample",), "config.json", base=False, workdir="broken"),
+        # ncsn image folders: a decompression bomb (refused from its header), a truncated file
+        C(n, "image_folder_bomb", _image_folder("bombs"), "bomb.png is 10000x10000 = 100000000 pixels, above"),
+        C(n, "image_folder_truncated", _image_folder("truncated"), "cut.png is not a readable image"),
         # dgflow values and record
         C(d, "checkpoint_every_0", ("--config.training.checkpoint_every=0",), "training.checkpoint_every",
           subprocess=True),
@@ -158,6 +166,37 @@ CONFIG_FILES = {
 }
 
 
+def _png(width: int, height: int, idat: bytes | None = None) -> bytes:
+    """A 1-bit greyscale PNG written chunk by chunk; its pixels all 0 unless `idat` (the compressed rows) is given.
+    10000 x 10000 zeros (12.5 MB of rows, 1e8 pixels once decoded) compress to about 12 KB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = zlib.compress(bytes(height * (1 + (width + 7) // 8)), 9) if idat is None else idat
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def _image_folders(tmp: str) -> None:
+    """{tmp}/bombs: one good 8x8 image and a 10000 x 10000 bomb; {tmp}/truncated: a good one and one cut short."""
+    import numpy as np
+    from PIL import Image
+
+    noise = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    for name, bad, data in (("bombs", "bomb.png", _png(10000, 10000)), ("truncated", "cut.png", None)):
+        os.makedirs(os.path.join(tmp, name))
+        Image.fromarray(noise[:8, :8]).save(os.path.join(tmp, name, "good.png"))
+        if data is None:
+            Image.fromarray(noise).save(os.path.join(tmp, name, bad))
+            with open(os.path.join(tmp, name, bad), "rb") as f:
+                data = f.read()[:-600]  # the rows stop part way
+        with open(os.path.join(tmp, name, bad), "wb") as f:
+            f.write(data)
+
+
 def _listing(path: str) -> dict[str, tuple[int, int]] | None:
     """Every file under `path` with (size, mtime_ns); None if `path` does not exist."""
     if not os.path.exists(path):
@@ -203,6 +242,7 @@ def outcomes(tmp_path_factory):
             f.write(text)
     cwd = os.path.join(tmp, "cwd")
     os.makedirs(cwd)
+    _image_folders(tmp)
     plan, procs = {}, {}
     for i, case in enumerate(CASES):
         workdir = cwd if case.workdir == "cwd" else os.path.join(tmp, f"w{i}")
