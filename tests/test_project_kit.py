@@ -256,6 +256,7 @@ def restore_logging():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
+    project.release_workdir()
     project.stop_log_file()
     root.handlers[:], _ = handlers, root.setLevel(level)
 
@@ -296,3 +297,40 @@ def test_main_validates_before_the_run_function_and_exits_in_one_line(tmp_path, 
     with pytest.raises(SystemExit) as e:  # resolved before the run function: the saved record's width
         project.main(kit, run_fn, [*argv, "--config.model.width=9"], flag_values=flags.FlagValues())
     assert "model.width=9 differs" in e.value.code and len(seen) == 1
+
+
+def _files(path) -> dict:
+    """Every file under `path` with its bytes and mtime."""
+    out = {}
+    for root, _, names in os.walk(path):
+        for name in names:
+            f = os.path.join(root, name)
+            with open(f, "rb") as fh:
+                out[os.path.relpath(f, path)] = (fh.read(), os.stat(f).st_mtime_ns)
+    return out
+
+
+def test_a_trainer_refused_by_the_workdir_lock_writes_nothing(tmp_path, restore_logging):
+    """begin takes the lock before it writes: held through the run function, released after; with another live
+    trainer holding it, train is one line and log.txt / config.json stay as they were; sample is not locked."""
+    import socket
+
+    workdir, seen = tmp_path / "run", []
+
+    def run_fn(r: project.Run):
+        project.begin(r)
+        seen.append(json.loads((workdir / "LOCK").read_text())["pid"])
+
+    argv = ["p", f"--workdir={workdir}", f"--config={TOY}"]
+    kit = project.Project(("train", "sample"), "train", project.RunFields(("model",)))
+    project.main(kit, run_fn, argv, flag_values=flags.FlagValues())
+    assert seen == [os.getpid()] and sorted(os.listdir(workdir)) == ["config.json", "log.txt"]  # released
+    other = os.getppid()  # a live process on this host: another trainer
+    (workdir / "LOCK").write_text(json.dumps({"pid": other, "host": socket.gethostname(), "started": "s"}))
+    before = _files(workdir)
+    with pytest.raises(SystemExit) as e:
+        project.main(kit, run_fn, argv, flag_values=flags.FlagValues())
+    assert e.value.code.startswith(f"error: {workdir} is in use by another trainer (pid {other} on host")
+    assert "\n" not in e.value.code and len(seen) == 1 and _files(workdir) == before
+    project.main(kit, run_fn, [*argv, "--mode=sample"], flag_values=flags.FlagValues())
+    assert seen == [os.getpid(), other]  # a reader runs beside the trainer and leaves its lock alone

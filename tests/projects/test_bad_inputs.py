@@ -10,6 +10,7 @@ a few cases run as real subprocesses for the exit-status path. Run as a script, 
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -44,7 +45,8 @@ BASE = {
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """args after the base command line; needle: what the error line must name; workdir: new | recorded | cwd."""
+    """args after the base command line; needle: what the error line must name; workdir: new | recorded | cwd |
+    broken (config.json not JSON) | locked (recorded, and another live trainer holds its LOCK)."""
 
     project: str
     name: str
@@ -114,6 +116,7 @@ def _cases() -> list[Case]:
           workdir="recorded"),
         C(n, "eval_other_seed", ("--mode=eval", "--config.seed=3"), "seed", base=False, workdir="recorded"),
         C(n, "record_not_json", ("--mode=sample",), "config.json", base=False, workdir="broken"),
+        C(n, "train_while_locked", (), "in use by another trainer (pid", workdir="locked"),
         # ncsn image folders: a decompression bomb (refused from its header), a truncated file
         C(n, "image_folder_bomb", _image_folder("bombs"), "bomb.png is 10000x10000 = 100000000 pixels, above"),
         C(n, "image_folder_truncated", _image_folder("truncated"), "cut.png is not a readable image"),
@@ -135,6 +138,7 @@ def _cases() -> list[Case]:
         C(d, "refine_other_width", ("--mode=refine", "--config.model.generator.width=64"), "model.generator.width",
           base=False, workdir="recorded"),
         C(d, "eval_without_refine", ("--mode=eval",), "--workdir", base=False, workdir="recorded"),
+        C(d, "train_while_locked", (), "in use by another trainer", workdir="locked"),
         # sdflow values and record
         C(s, "unknown_method", ("--config.flow.method=bogus",), "flow.method"),
         C(s, "unknown_target_proxy", ("--config.proxy.target=bogus",), "proxy.target"),
@@ -154,6 +158,7 @@ def _cases() -> list[Case]:
         C(s, "flow_other_target", ("--config.target.name=swissroll",), "target.name", base=False,
           workdir="recorded"),
         C(s, "eval_without_flow", ("--mode=eval",), "--workdir", base=False, workdir="recorded"),
+        C(s, "flow_while_locked", (), "in use by another trainer", workdir="locked"),
     ]  # fmt: skip
 
 
@@ -246,8 +251,11 @@ def outcomes(tmp_path_factory):
     plan, procs = {}, {}
     for i, case in enumerate(CASES):
         workdir = cwd if case.workdir == "cwd" else os.path.join(tmp, f"w{i}")
-        if case.workdir == "recorded":
+        if case.workdir in ("recorded", "locked"):
             _record(case.project, workdir)
+        if case.workdir == "locked":  # this test process is the live trainer holding the workdir
+            with open(os.path.join(workdir, "LOCK"), "w") as f:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": "2024-05-01T10:00:00"}, f)
         if case.workdir == "broken":
             os.makedirs(workdir)
             with open(os.path.join(workdir, "config.json"), "w") as f:

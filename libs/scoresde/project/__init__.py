@@ -23,7 +23,18 @@ from ._record import (
     record_path,
     write_json_atomic,
 )
-from ._run import Invocation, Project, Run, begin, define_flags, main, parse_command_line, resolve_config, run
+from ._run import (
+    Invocation,
+    Project,
+    Run,
+    begin,
+    define_flags,
+    main,
+    parse_command_line,
+    release_workdir,
+    resolve_config,
+    run,
+)
 
 __all__ = [
     "CONFIG_FILE",
@@ -51,6 +62,7 @@ __all__ = [
     "plain_settings",
     "read_record",
     "record_path",
+    "release_workdir",
     "require_choice",
     "require_nonnegative",
     "require_nonnegative_int",

@@ -126,10 +126,30 @@ def resolve_config(project: Project, inv: Invocation) -> FrozenConfigDict:
     return freeze(cfg)
 
 
+_HELD: list = []  # the workdir lock of the current run: taken by `begin`, released by `main` (or `release_workdir`)
+
+
+def release_workdir() -> None:
+    """Release the workdir lock `begin` took, if any (main does this when the run ends)."""
+    while _HELD:
+        _HELD.pop().__exit__(None, None, None)
+
+
 def begin(r: Run) -> None:
-    """Start the run's record, after validation: config.json (modes that create a run) and log.txt; process 0."""
+    """Start the run's record, after validation: config.json (modes that create a run) and log.txt; process 0.
+
+    A creating mode first takes the workdir lock (scoresde.checkpoint.hold_workdir, every process takes part),
+    held until the run ends: a second trainer of the same workdir is refused in one line before it writes
+    anything, not even a log line. train_loop's own hold re-enters it.
+    """
     import jax
 
+    from .. import checkpoint
+
+    if r.mode in r.project.creates and not _HELD:
+        held = checkpoint.hold_workdir(r.workdir)
+        held.__enter__()
+        _HELD.append(held)
     if jax.process_index() != 0:
         return
     log_to_file(r.workdir)
@@ -142,6 +162,7 @@ def begin(r: Run) -> None:
 def _main(project: Project, run_fn: Callable[[Run], object], argv: Sequence[str], flag_values) -> object:
     from .. import checkpoint, parallel
 
+    release_workdir()
     stop_log_file()
     define_flags(project, flag_values)
     inv = parse_command_line(argv, flag_values)
@@ -158,4 +179,5 @@ def main(project: Project, run_fn: Callable[[Run], object], argv: Sequence[str] 
     try:
         run(_main, project, run_fn, list(sys.argv if argv is None else argv), flag_values)
     finally:
+        release_workdir()
         stop_log_file()
