@@ -1,7 +1,8 @@
 """--mode=train: the GAN (alternating n_critic discriminator steps and one generator step per jitted step) or
 the VAE, then (for a VAE, or with corrector.train) the density-ratio corrector; all through scoresde.train_loop.
 
-Checkpoints: workdir/checkpoints (GAN or VAE), workdir/corrector (the corrector). Runs resume.
+Checkpoints: workdir/checkpoints (GAN or VAE), workdir/corrector (the corrector), each step with a model export
+(G and d; the VAE's / the corrector's EMA) that refine restores without the optimiser states. Runs resume.
 """
 
 import os
@@ -134,8 +135,20 @@ def build_corrector(cfg, mesh):
 
 
 # ---- the loop ---------------------------------------------------------------------------------
-def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_size, n_steps, name, frozen=None):
-    """train_loop over grain batches of `examples` (global batch `batch_size`), checkpoints in `directory`.
+def gan_export(state: GANState) -> dict:
+    """The GAN's model export, saved with each checkpoint: what refine needs (G and d), no optimiser states."""
+    return {"g": state.g, "d": state.d}
+
+
+def ema_export(state: train.TrainState):
+    """The model export of a VAE or corrector checkpoint: its EMA parameters."""
+    return state.ema
+
+
+def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_size, n_steps, name, frozen=None,
+         model_of=ema_export):  # fmt: skip
+    """train_loop over grain batches of `examples` (global batch `batch_size`), checkpoints in `directory` with
+    the model export `model_of(state)` (the EMA; the GAN's G and d).
 
     `frozen`: arrays (e.g. a fixed network's) the step reads as batch["frozen"], replicated: an argument of
     the jitted step, not a compile-time constant.
@@ -168,7 +181,7 @@ def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_siz
     state, stopped = train.train_loop(
         state, jitted, batches, to_device, ckpt,
         total_steps=n_steps, log_every=log_every,
-        checkpoint_every=max(1, min(cfg.training.checkpoint_every, n_steps)), on_log=on_log,
+        checkpoint_every=max(1, min(cfg.training.checkpoint_every, n_steps)), on_log=on_log, model_of=model_of,
     )  # fmt: skip
     ckpt.close()
     return state, stopped
@@ -202,6 +215,7 @@ def run(cfg, workdir, mesh):
     state, stopped = _fit(
         cfg, mesh, model_dir(workdir), state, step_fn, shardings, examples,
         batch_size=batch, n_steps=cfg.training.n_steps, name=cfg.model.kind,
+        model_of=gan_export if cfg.model.kind == "gan" else ema_export,
     )  # fmt: skip
     if stopped or not needs_corrector(cfg):
         return stopped
@@ -236,32 +250,51 @@ def generator_of(cfg, state, statics):
     return components.batched(eqx.combine(state.ema, statics))
 
 
-def restore_checkpoint(directory, template, what):
-    """(state laid out like `template`, step) of the latest checkpoint in `directory`; one-line error if none."""
+def _open(directory, what):
     if not os.path.isdir(directory):
         raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
     ckpt = checkpoint.Checkpointer(directory)
     if ckpt.latest_step() is None:
         ckpt.close()
         raise ValueError(f"{directory} holds no {what} checkpoint: run --mode=train first")
+    return ckpt
+
+
+def restore_checkpoint(directory, template, what):
+    """(state laid out like `template`, step) of the latest checkpoint in `directory`; one-line error if none."""
+    ckpt = _open(directory, what)
     state, _, step = ckpt.restore_intact(template)  # the newest intact step
     ckpt.close()
     return state, int(step)
 
 
+def restore_export(directory, template, export, what):
+    """(export(template) filled from the newest intact checkpoint, step), read from its model export: no
+    optimiser state is read. A checkpoint without an export (saved before exports): from the full state."""
+    ckpt = _open(directory, what)
+    try:
+        model, step = ckpt.restore_model(export(template))
+    except checkpoint.CheckpointError:  # no intact step has an export
+        state, _, step = ckpt.restore_intact(template)
+        model = export(state)
+    ckpt.close()
+    return model, int(step)
+
+
 def restore(cfg, workdir, mesh):
-    """(batched generator, batched logit d or None, step): the trained model and the ratio refine should use."""
+    """(batched generator, batched logit d or None, step): the trained model and the ratio refine should use,
+    from the checkpoints' model exports (G and d; the VAE's and the corrector's EMA)."""
     if cfg.model.kind == "gan":
         template, _, statics, _ = build_gan(cfg, mesh)
-        state, step = restore_checkpoint(model_dir(workdir), template, "generator/discriminator")
-        logit = components.batched(eqx.combine(state.d, statics[1]))
+        gd, step = restore_export(model_dir(workdir), template, gan_export, "generator/discriminator")
+        generator = components.batched(eqx.combine(gd["g"], statics[0]))
+        logit = components.batched(eqx.combine(gd["d"], statics[1]))
     else:
         template, _, statics, _ = build_vae(cfg, mesh)
-        state, step = restore_checkpoint(model_dir(workdir), template, "VAE")
-        logit = None
-    generator = generator_of(cfg, state, statics)
+        ema, step = restore_export(model_dir(workdir), template, ema_export, "VAE")
+        generator, logit = components.batched(eqx.combine(ema, statics)), None
     if cfg.refine.ratio == "corrector":
         template, _, static, _ = build_corrector(cfg, mesh)
-        c_state, _ = restore_checkpoint(corrector_dir(workdir), template, "corrector")
-        logit = components.batched(eqx.combine(c_state.ema, static))
+        ema, _ = restore_export(corrector_dir(workdir), template, ema_export, "corrector")
+        logit = components.batched(eqx.combine(ema, static))
     return generator, logit, step

@@ -177,6 +177,37 @@ def test_corrector_separates_data_from_generated_samples(gan_run):
     assert float(np.mean(logit(real))) > float(np.mean(logit(fake))) + 0.05
 
 
+def test_checkpoints_export_g_and_d_and_refine_restores_them_without_the_optimizer_state(gan_run, tmp_path):
+    """Every GAN / corrector step holds a model export; with the full states deleted, refine's restore reads the
+    exports alone (the same G, d and corrector); checkpoints without exports still restore from the full state."""
+    import shutil
+
+    cfg, workdir = gan_run
+    template, _, statics, _ = training.build_gan(cfg, mesh_of(1))
+    full, _ = training.restore_checkpoint(training.model_dir(workdir), template, "GAN")
+    exports_only, no_exports = str(tmp_path / "exports_only"), str(tmp_path / "no_exports")
+    for copy, drop in ((exports_only, "state"), (no_exports, "model")):
+        shutil.copytree(workdir, copy)
+        for d in (training.model_dir(copy), training.corrector_dir(copy)):
+            for step in os.listdir(d):
+                assert os.path.isdir(os.path.join(d, step, "model")), (d, step)
+                shutil.rmtree(os.path.join(d, step, drop))
+    x = np.asarray(jax.random.normal(jax.random.key(0), (64, 2)))
+    out = {}
+    for copy in (exports_only, no_exports):
+        for ratio in ("discriminator", "corrector"):
+            c = _set(cfg.copy_and_resolve_references(), {"refine.ratio": ratio})
+            generator, logit, step = training.restore(c, copy, mesh_of(1))
+            assert step == 500
+            out[copy, ratio] = (np.asarray(generator(x)), np.asarray(logit(x)))
+    g, d = (components.batched(eqx.combine(p, s)) for p, s in zip((full.g, full.d), statics, strict=True))
+    np.testing.assert_array_equal(out[exports_only, "discriminator"][0], np.asarray(g(x)))
+    np.testing.assert_array_equal(out[exports_only, "discriminator"][1], np.asarray(d(x)))
+    for ratio in ("discriminator", "corrector"):
+        for a, b in zip(out[exports_only, ratio], out[no_exports, ratio], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_vae_with_corrector_trains_and_refines_in_data_space(tmp_path):
     cfg = tiny_config(
         **{
