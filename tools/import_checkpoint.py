@@ -7,14 +7,17 @@ Formats: score_sde_pytorch (.pth), score_sde (Flax msgpack `checkpoint_N`), ncsn
 ermongroup's runners), dit (facebookresearch/DiT .pt). The weights are mapped onto the network of
 `--config` (the same --config and overrides must be given to main.py afterwards); the EMA weights are
 taken (what the reference samples with) unless --noema. They become both the EMA and the raw
-parameters of a fresh train state (optimiser state zero) saved at the checkpoint's step, so training
-can also continue from there. A checkpoint of another architecture or config, a missing EMA, an
-unreadable file or a workdir that already holds checkpoints is one line on stderr, a non-zero exit, and
-nothing written.
+parameters of a fresh train state (optimiser state zero) saved at the checkpoint's step, with the
+EMA weights as the checkpoint's model export (what --mode=sample and --mode=eval restore), so training
+can also continue from there. The run record is written as a train run writes it: the resolved config
+as <workdir>/config.json (main.py then needs no --config: `--mode=sample --workdir=<workdir>`) and a
+line in <workdir>/log.txt. A checkpoint of another architecture or config, a missing EMA, an unreadable
+file, a workdir that already holds checkpoints or whose config.json records another run is one line on
+stderr, a non-zero exit, and nothing written.
 """
 
-import json
 import os
+import shlex
 import sys
 import time
 
@@ -37,27 +40,34 @@ def _fail(msg: str):
     sys.exit(f"error: {str(msg).splitlines()[0]}")
 
 
-def check_workdir(workdir: str) -> str:
-    """An absolute path to a folder that is (or can become) writable and holds no checkpoints."""
-    from scoresde import checkpoint
+def check_workdir(workdir: str, cfg) -> str:
+    """An absolute path to a folder that is (or can become) writable, holds no checkpoints, and records no other
+    run: a config.json already there must agree with `cfg` on the fields that define the run, as for a train."""
+    from projects.ncsn.main import PROJECT
+    from scoresde import checkpoint, project
 
     path = checkpoint.check_workdir(workdir)
     ckpts = os.path.join(path, "checkpoints")
     if os.path.isdir(ckpts) and os.listdir(ckpts):
         raise ValueError(f"--workdir={workdir!r} already holds checkpoints; give a new run folder")
+    saved = project.read_record(path)
+    if saved is not None:
+        project.check_against_record(cfg, saved, PROJECT.fields, where=project.record_path(path), mode="train")
     return path
 
 
 def write_workdir(cfg, workdir: str, model, step: int, record: dict) -> str:
-    """Save `model` as the EMA (and raw) weights of a train state of `cfg` in workdir/checkpoints.
+    """Save `model` as the EMA (and raw) weights of a train state of `cfg` in workdir/checkpoints, the EMA also
+    as the model export; then the run record (config.json, a log.txt line) and imported.json.
 
     The state is what projects.ncsn.training builds (init_state of the same model, optimiser from
     cfg.optim), so `training.restore_ema_model(cfg, workdir, mesh)` restores it.
     """
     import jax
     import jax.numpy as jnp
+    from absl import logging
 
-    from scoresde import checkpoint, train
+    from scoresde import checkpoint, project, train
 
     optimizer = train.make_optimizer(cfg.optim)
     _, k_train = jax.random.split(jax.random.key(cfg.seed))  # the key split of training.build_state
@@ -70,11 +80,17 @@ def write_workdir(cfg, workdir: str, model, step: int, record: dict) -> str:
         key=state.key,
         bad=state.bad,
     )
-    ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
-    ckpt.save(step, state, record)
-    ckpt.close()
-    with open(os.path.join(workdir, "imported.json"), "w") as f:
-        json.dump(record, f, indent=1)
+    with checkpoint.WorkdirLock(workdir):  # the folder is being written: no trainer may start meanwhile
+        ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
+        ckpt.save(step, state, record, model=state.ema)
+        ckpt.close()
+        project.write_json_atomic(project.record_path(workdir), project.to_plain(cfg))
+        project.write_json_atomic(os.path.join(workdir, "imported.json"), record)
+        project.log_to_file(workdir)
+        logging.info("run: %s", " ".join(map(shlex.quote, sys.argv)))
+        logging.info("imported %s (%s, %s weights) as checkpoint %d", record["imported_from"], record["format"],
+                     "EMA" if record["ema"] else "raw", step)  # fmt: skip
+        project.stop_log_file()
     return os.path.join(workdir, "checkpoints", str(step))
 
 
@@ -88,7 +104,7 @@ def main(argv):
     cfg, path = _CONFIG.value, _CHECKPOINT.value
     t0 = time.perf_counter()
     try:
-        workdir = check_workdir(_WORKDIR.value)
+        workdir = check_workdir(_WORKDIR.value, cfg)
         if not os.path.isfile(path):
             raise ValueError(f"--checkpoint={path!r} does not exist")
         model_cfg = components.model_config(cfg)

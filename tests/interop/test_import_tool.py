@@ -1,7 +1,11 @@
 """tools/import_checkpoint.py writes a run folder that projects/ncsn restores as it restores its own runs
-(`training.restore_ema_model`, what --mode=sample and --mode=eval call); bad input is one line, nothing written."""
+(`training.restore_ema_model`, what --mode=sample and --mode=eval call): the checkpoint with the EMA as its model
+export and the run record, so --mode=sample needs no --config; bad input is one line, nothing written."""
 
+import importlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +13,9 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import numpy as np
+from absl import flags
 
-from scoresde import interop, parallel
+from scoresde import checkpoint, interop, parallel, project
 
 from .fixtures import ROOT
 
@@ -57,6 +62,24 @@ def test_imported_workdir_restores_the_checkpoints_ema_network(tmp_path):
     again = run_tool(workdir)
     assert again.returncode != 0 and again.stderr.strip().splitlines()[-1].startswith("error: --workdir=")
 
+    # the run record as a train writes it, and the EMA as the model export: --mode=sample needs neither --config
+    # nor the optimiser state (deleted here)
+    assert project.read_record(str(workdir)) == project.to_plain(cfg)
+    assert "imported " in (workdir / "log.txt").read_text()
+    ckpt = checkpoint.Checkpointer(str(workdir / "checkpoints"))
+    export, _ = ckpt.restore_model()
+    ckpt.close()
+    assert len(jax.tree.leaves(export)) == len(jax.tree.leaves(eqx.filter(restored, eqx.is_array)))
+    shutil.rmtree(workdir / "checkpoints" / "1234" / "state")
+    sample = ["--config.sampling.n_samples=8", "--config.sampling.batch_size=8", "--config.sampling.method=dpm_solver",
+              "--config.sampling.dpm_solver.n_steps=2", "--config.sampling.dpm_solver.order=1"]  # fmt: skip
+    ncsn_main = importlib.import_module("projects.ncsn.main")
+    project.main(ncsn_main.PROJECT, ncsn_main.run, ["main.py", "--mode=sample", f"--workdir={workdir}", *sample],
+                 flag_values=flags.FlagValues())  # fmt: skip
+    (npz,) = (workdir / "samples" / "step_0001234").glob("dpm_solver-n2_uncond_seed1_*.npz")
+    with np.load(npz) as z:
+        assert z["samples"].shape == (8, 3, 8, 8) and np.all(np.isfinite(z["samples"]))
+
 
 def test_a_checkpoint_of_another_config_writes_nothing(tmp_path):
     workdir = tmp_path / "run"
@@ -64,3 +87,10 @@ def test_a_checkpoint_of_another_config_writes_nothing(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode != 0 and last.startswith("error: ") and "another architecture or config" in last, last
     assert not workdir.exists()
+    # a folder recording another run (its config.json, as a train writes it): refused as a train would be
+    workdir.mkdir()
+    (workdir / "config.json").write_text(json.dumps(project.to_plain(tiny_cifar_config()) | {"seed": 7}))
+    done = run_tool(workdir)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0 and last.startswith("error: seed=") and "config.json" in last, last
+    assert sorted(os.listdir(workdir)) == ["config.json"]
