@@ -172,15 +172,13 @@ def _fit(cfg, mesh, directory, state, step_fn, shardings, examples, *, batch_siz
     jitted = train.jit_train_step(step_fn, shardings, batch_sharding)
 
     def on_log(step, metrics, sec_per_step):
-        extra = "  ".join(f"{k} {float(v):.5g}" for k, v in metrics.items() if k != "loss")
-        logging.info("%s step %d  loss %.6g  %s  steps/s %.1f", name, step, float(metrics["loss"]), extra,
-                     1.0 / max(sec_per_step, 1e-9))  # fmt: skip
+        return "  ".join(f"{k} {float(v):.5g}" for k, v in metrics.items() if k != "loss")
 
     ckpt = checkpoint.Checkpointer(directory, max_to_keep=cfg.training.max_to_keep)
     log_every = max(1, min(cfg.training.log_every, n_steps))
     state, stopped = train.train_loop(
         state, jitted, batches, to_device, ckpt,
-        total_steps=n_steps, log_every=log_every,
+        total_steps=n_steps, log_every=log_every, name=name,
         checkpoint_every=max(1, min(cfg.training.checkpoint_every, n_steps)), on_log=on_log, model_of=model_of,
     )  # fmt: skip
     ckpt.close()
