@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from scoresde import checkpoint, likelihood, metrics, parallel
 
-from . import components, placement, sampling, training
+from . import components, placement, sampling, state
 from .eval_shards import ShardStore, fingerprint
 from .score import model_score
 
@@ -175,7 +175,7 @@ def _classifier_metrics(cfg, ctx, store, n: int) -> dict:
 
 def evaluate_step(cfg, workdir, mesh, step: int, ctx: Context) -> dict:
     """Sample (resuming from finished shards), score and record one checkpoint; returns its metrics."""
-    model, _ = training.restore_ema_model(cfg, workdir, mesh, step=step)
+    model, _ = state.restore_ema_model(cfg, workdir, mesh, step=step)
     n = cfg.eval.n_samples
     store = _draw_shards(cfg, workdir, mesh, step, model, ctx, n)
     results = {"step": step, "n_samples": n, "sampler": cfg.sampling.method}

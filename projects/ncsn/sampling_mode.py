@@ -15,7 +15,7 @@ from absl import logging
 
 from scoresde import project, solvers, viz
 
-from . import components, sampling, training
+from . import components, sampling, state
 
 
 def _save_npz(stem: str, **arrays) -> None:
@@ -118,7 +118,7 @@ def _inpaint(cfg, model, key, stem: str, mesh):
 
 
 def run(cfg, workdir, mesh):
-    model, step = training.restore_ema_model(cfg, workdir, mesh)
+    model, step = state.restore_ema_model(cfg, workdir, mesh)
     key = jax.random.key(cfg.sampling.seed)
     out = output_stem(cfg, workdir, step)
     inpainting = sampling.task(cfg) == "inpaint"
