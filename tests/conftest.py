@@ -1,12 +1,14 @@
-"""Test setup: 8 host CPU devices and jaxtyping + beartype shape checks on scoresde.
+"""Test setup: 8 host CPU devices, jaxtyping + beartype shape checks on scoresde, no compilation cache.
 
-Both must happen before jax or scoresde is imported anywhere, so this file does them first.
+These must happen before jax or scoresde is imported anywhere, so this file does them first.
 """
 
 import os
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# No persistent compilation cache: the mains the tests run (in process or not) never write to a user cache.
+os.environ["SCORESDE_CACHE"] = "off"
 
 from jaxtyping import install_import_hook  # noqa: E402
 

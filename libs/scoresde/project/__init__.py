@@ -1,6 +1,7 @@
 """The project kit: what every main shares (command line, config, run record, logging, error boundary)."""
 
 from ._argv import CommandLine, split_argv
+from ._cache import cache_dir, enable_compilation_cache
 from ._config import field_paths, freeze, from_plain, load_config_file, override, parse_value, to_plain
 from ._fields import (
     field,
@@ -45,8 +46,10 @@ __all__ = [
     "Run",
     "RunFields",
     "begin",
+    "cache_dir",
     "check_against_record",
     "define_flags",
+    "enable_compilation_cache",
     "field",
     "field_paths",
     "first_difference",

@@ -1,4 +1,5 @@
-"""The run path every project's main shares: flags, config, record, distributed start, and the error boundary."""
+"""The run path every project's main shares: flags, compilation cache, config, record, distributed start, and the
+error boundary."""
 
 import dataclasses
 import shlex
@@ -10,6 +11,7 @@ from absl import logging as absl_logging
 from ml_collections import ConfigDict, FrozenConfigDict
 
 from ._argv import split_argv
+from ._cache import enable_compilation_cache
 from ._config import freeze, from_plain, load_config_file, override, to_plain
 from ._logs import log_to_file, note_in_log_file, setup_logging, stop_log_file
 from ._record import RunFields, check_against_record, read_record, record_path, resolve_fields, write_json_atomic
@@ -167,6 +169,7 @@ def _main(project: Project, run_fn: Callable[[Run], object], argv: Sequence[str]
     define_flags(project, flag_values)
     inv = parse_command_line(argv, flag_values)
     setup_logging()
+    absl_logging.info("compilation cache: %s", enable_compilation_cache() or "off")
     checkpoint.check_workdir(inv.workdir)
     cfg = resolve_config(project, inv)
     parallel.maybe_initialize_distributed(inv.coordinator, inv.num_processes, inv.process_id)
