@@ -29,6 +29,7 @@ def unet_config(quick: bool) -> ConfigDict:
     from configs.models import ddpmpp_cifar
 
     c = ddpmpp_cifar.get_config()
+    c.image_size = 32
     c.nf = 32 if quick else 64
     c.ch_mult = (1, 2, 2)
     c.num_res_blocks = 1 if quick else 2
