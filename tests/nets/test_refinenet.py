@@ -129,9 +129,10 @@ def test_output_shape(name, image_size, num_channels):
     c = jax.ShapeDtypeStruct((), jnp.float32)
     out = eqx.filter_eval_shape(lambda n, x, c: n(x, c), net, x, c)
     assert out.shape == x.shape and out.dtype == jnp.float32
-    # every stage is where the reference puts it: layer1 at H, layers 2-4 at H/2
+    # every stage is where the reference puts it: layer1 at H, layers 2-4 at H/2 (layers are channels-last)
     bb = net.body
-    h = eqx.filter_eval_shape(lambda b, x: b.begin_conv(x), bb, x)
+    x_hwc = jax.ShapeDtypeStruct((image_size, image_size, num_channels), jnp.float32)
+    h = eqx.filter_eval_shape(lambda b, x: b.begin_conv(x), bb, x_hwc)
     level = jax.ShapeDtypeStruct((), jnp.int32) if name == "ncsn" else None
     sizes = []
     for stage in (bb.res1, bb.res2, bb.res3, bb.res4):
@@ -139,7 +140,7 @@ def test_output_shape(name, image_size, num_channels):
             h = eqx.filter_eval_shape(lambda b, h, lv: b(h, lv), block, h, level)
         sizes.append(h.shape)
     half = image_size // 2
-    assert sizes == [(NGF, image_size, image_size), (2 * NGF, half, half), (2 * NGF, half, half), (2 * NGF, half, half)]
+    assert sizes == [(image_size, image_size, NGF), (half, half, 2 * NGF), (half, half, 2 * NGF), (half, half, 2 * NGF)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,7 +262,8 @@ def test_norm_layers_match_reference_formula():
     embed = rng.normal(size=norm.embed.shape)
     norm = eqx.tree_at(lambda m: m.embed, norm, jnp.asarray(embed, jnp.float32))
     plain = L.InstanceNormPlus(4, key=jr.key(9))
-    apply = eqx.filter_jit(lambda m, x, lv: m(x, lv))
+    # the layers are channels-last: (C, H, W) in and out of this test, (H, W, C) through the layer
+    apply = eqx.filter_jit(lambda m, x, lv: jnp.moveaxis(m(jnp.moveaxis(x, 0, -1), lv), -1, 0))
     means = xn.mean(axis=(1, 2))
     h = (xn - means[:, None, None]) / np.sqrt(xn.var(axis=(1, 2))[:, None, None] + 1e-5)
     mplus = (means - means.mean()) / np.sqrt(means.var(ddof=1) + 1e-5)  # torch.var is unbiased
@@ -282,8 +284,11 @@ def test_pools_and_resize_match_pytorch_semantics():
     rng = np.random.default_rng(1)
     xn, yn = rng.normal(size=(2, 6, 7)), rng.normal(size=(1, 4, 4))
     avg_out, max_out, up = jax.jit(
-        lambda x, y: (rnb.pool5(x, "avg"), rnb.pool5(x, "max"), rnb.resize_bilinear(y, (8, 8)))
-    )(jnp.asarray(xn, jnp.float32), jnp.asarray(yn, jnp.float32))
+        lambda x, y: tuple(
+            jnp.moveaxis(v, -1, 0)  # the layers are channels-last; compared in (C, H, W)
+            for v in (rnb.pool5(x, "avg"), rnb.pool5(x, "max"), rnb.resize_bilinear(y, (8, 8)))
+        )
+    )(jnp.asarray(np.moveaxis(xn, 0, -1), jnp.float32), jnp.asarray(np.moveaxis(yn, 0, -1), jnp.float32))
     # 5x5, stride 1, padding 2: AvgPool2d counts the zero padding (/25), MaxPool2d ignores it
     pad = np.pad(xn, ((0, 0), (2, 2), (2, 2)))
     avg = np.stack([[[pad[c, i : i + 5, j : j + 5].sum() / 25 for j in range(7)] for i in range(6)] for c in range(2)])

@@ -281,6 +281,15 @@ def test_bad_arguments_raise_in_the_classes_too():
 # ----------------------------------------------------------------------------- FIR and plain resampling
 
 
+def hwc(x):
+    """(C, H, W) -> (H, W, C): the layers' channels-last layout."""
+    return jnp.moveaxis(jnp.asarray(x), 0, -1)
+
+
+def chw(y):
+    return jnp.moveaxis(y, -1, 0)
+
+
 def _numpy_upfirdn2d(x, k, up, down, pad):
     """StyleGAN2's reference upfirdn_2d, in plain numpy loops."""
     c, h, w = x.shape
@@ -301,29 +310,29 @@ def _numpy_upfirdn2d(x, k, up, down, pad):
 def test_upfirdn2d_matches_the_stylegan2_reference(up, down, pad):
     x = np.random.default_rng(0).normal(size=(2, 6, 6)).astype(np.float32)
     k = L.setup_kernel([1, 2, 3, 1]) * np.arange(1, 17).reshape(4, 4)  # asymmetric: checks the flip
-    got = L.upfirdn2d(jnp.asarray(x), k, up=up, down=down, pad=pad)
+    got = chw(L.upfirdn2d(hwc(x), k, up=up, down=down, pad=pad))
     np.testing.assert_allclose(got, _numpy_upfirdn2d(x, k, up, down, pad), rtol=1e-5, atol=1e-5)
 
 
 def test_fir_resampling_keeps_constants_in_the_interior():
-    x = jnp.full((2, 8, 8), 3.0)
+    x = jnp.full((8, 8, 2), 3.0)
     up, down = L.upsample_2d(x), L.downsample_2d(x)
-    assert up.shape == (2, 16, 16) and down.shape == (2, 4, 4)
-    np.testing.assert_allclose(up[:, 1:-1, 1:-1], 3.0, rtol=1e-6)
-    np.testing.assert_allclose(down[:, 1:-1, 1:-1], 3.0, rtol=1e-6)
+    assert up.shape == (16, 16, 2) and down.shape == (4, 4, 2)
+    np.testing.assert_allclose(up[1:-1, 1:-1], 3.0, rtol=1e-6)
+    np.testing.assert_allclose(down[1:-1, 1:-1], 3.0, rtol=1e-6)
 
 
 def test_fir_down_after_up_preserves_the_mean():
     # For an image that vanishes near the border no filter mass leaves the frame.
-    x = jnp.pad(jr.normal(jr.key(0), (3, 8, 8)) + 1.0, ((0, 0), (3, 3), (3, 3)))
+    x = jnp.pad(jr.normal(jr.key(0), (8, 8, 3)) + 1.0, ((3, 3), (3, 3), (0, 0)))
     y = L.downsample_2d(L.upsample_2d(x))
     assert y.shape == x.shape
-    np.testing.assert_allclose(jnp.mean(y, axis=(1, 2)), jnp.mean(x, axis=(1, 2)), rtol=1e-5)
-    np.testing.assert_allclose(jnp.mean(L.upsample_2d(x), axis=(1, 2)), jnp.mean(x, axis=(1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(jnp.mean(y, axis=(0, 1)), jnp.mean(x, axis=(0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(jnp.mean(L.upsample_2d(x), axis=(0, 1)), jnp.mean(x, axis=(0, 1)), rtol=1e-5)
 
 
 def test_fused_fir_conv_with_identity_weight_equals_fir_resampling():
-    x = jr.normal(jr.key(0), (2, 8, 8))
+    x = jr.normal(jr.key(0), (8, 8, 2))
     identity = jnp.zeros((2, 2, 3, 3)).at[0, 0, 1, 1].set(1.0).at[1, 1, 1, 1].set(1.0)
     for up, resample in ((True, L.upsample_2d), (False, L.downsample_2d)):
         conv = L.Conv2d(2, 2, 3, up=up, down=not up, key=jr.key(1))
@@ -333,11 +342,39 @@ def test_fused_fir_conv_with_identity_weight_equals_fir_resampling():
 
 def test_plain_resampling():
     x = jr.normal(jr.key(0), (2, 6, 6))
-    np.testing.assert_allclose(L.naive_downsample_2d(L.naive_upsample_2d(x)), x, rtol=1e-6)
-    down = B.Downsample(2, key=jr.key(1))(x)  # DDPM: 2x2 average
+    np.testing.assert_allclose(chw(L.naive_downsample_2d(L.naive_upsample_2d(hwc(x)))), x, rtol=1e-6)
+    np.testing.assert_allclose(chw(L.naive_upsample_2d(hwc(x)))[:, ::2, 1::2], x, rtol=0)  # nearest: copies
+    down = chw(B.Downsample(2, key=jr.key(1))(hwc(x)))  # DDPM: 2x2 average
     np.testing.assert_allclose(down, x.reshape(2, 3, 2, 3, 2).mean((2, 4)), rtol=1e-6)
-    assert B.Downsample(2, 5, with_conv=True, key=jr.key(1))(x).shape == (5, 3, 3)
-    assert B.Upsample(2, 5, with_conv=True, fir=True, key=jr.key(1))(x).shape == (5, 12, 12)
+    assert B.Downsample(2, 5, with_conv=True, key=jr.key(1))(hwc(x)).shape == (3, 3, 5)
+    assert B.Upsample(2, 5, with_conv=True, fir=True, key=jr.key(1))(hwc(x)).shape == (12, 12, 5)
+
+
+def test_group_norm_and_pixel_attention_match_their_formulas():
+    """GroupNorm (torch.nn.GroupNorm: biased variance per group over (C / G, H, W)) and single-head pixel
+    attention (softmax(q k^T / sqrt(C)) v over the H W pixels, plus the residual), numpy float64."""
+    rng = np.random.default_rng(3)
+    xn = rng.normal(size=(8, 5, 6)) * 2.0 + np.arange(8.0)[:, None, None]  # a different mean per channel
+    norm = eqx.tree_at(
+        lambda m: (m.weight, m.bias),
+        L.GroupNorm(8, 4),
+        (jnp.asarray(rng.normal(size=8), jnp.float32), jnp.asarray(rng.normal(size=8), jnp.float32)),
+    )
+    g = xn.reshape(4, 2, 5, 6)
+    want = ((g - g.mean((1, 2, 3), keepdims=True)) / np.sqrt(g.var((1, 2, 3), keepdims=True) + 1e-6)).reshape(8, 5, 6)
+    want = want * np.asarray(norm.weight)[:, None, None] + np.asarray(norm.bias)[:, None, None]
+    x = jnp.asarray(xn, jnp.float32)
+    np.testing.assert_allclose(chw(eqx.filter_jit(lambda m, x: m(x))(norm, hwc(x))), want, rtol=1e-5, atol=1e-5)
+
+    attn = L.PixelAttention(8, groups=4, init_scale=1.0, key=jr.key(4))
+    y = np.asarray(chw(attn.norm(hwc(x))), np.float64).reshape(8, 30).T  # (pixels, C)
+    q, k, v = (y @ np.asarray(p.weight, np.float64).T + np.asarray(p.bias) for p in (attn.q, attn.k, attn.v))
+    logits = q @ k.T / np.sqrt(8.0)
+    w = np.exp(logits - logits.max(1, keepdims=True))
+    a = (w / w.sum(1, keepdims=True)) @ v
+    out = a @ np.asarray(attn.out.weight, np.float64).T + np.asarray(attn.out.bias)
+    got = chw(eqx.filter_jit(lambda m, x: m(x))(attn, hwc(x)))
+    np.testing.assert_allclose(got, xn + out.T.reshape(8, 5, 6), rtol=1e-4, atol=1e-5)
 
 
 def test_default_init_variance_and_zero_init():

@@ -137,7 +137,7 @@ class DDPM(eqx.Module):
             temb = temb + self.label_embed(label).astype(x.dtype)
         keys = KeyStream(key)
 
-        hs = [self.conv_in(centre(x, self.centered))]
+        hs = [self.conv_in(centre(x, self.centered).transpose(1, 2, 0))]  # channels-last inside
         for lvl in range(self.num_levels):
             for block, attn in zip(self.down_blocks[lvl], self.down_attn[lvl], strict=True):
                 h = block(hs[-1], temb, key=keys.next())
@@ -150,9 +150,9 @@ class DDPM(eqx.Module):
 
         for j in range(self.num_levels):
             for block in self.up_blocks[j]:
-                h = block(jnp.concatenate([h, hs.pop()], axis=0), temb, key=keys.next())
+                h = block(jnp.concatenate([h, hs.pop()], axis=-1), temb, key=keys.next())
             if self.up_attn[j] is not None:
                 h = self.up_attn[j](h)
             if self.upsamplers[j] is not None:
                 h = self.upsamplers[j](h)
-        return self.out_conv(act(self.out_norm(h)))
+        return self.out_conv(act(self.out_norm(h))).transpose(2, 0, 1)

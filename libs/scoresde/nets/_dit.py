@@ -268,7 +268,7 @@ class DiT(eqx.Module):
         p = self.patch_size
         gh, gw = self.image_size[0] // p, self.image_size[1] // p
         x = x if self.centered else 2 * x - 1
-        h = self.patch_embed(x).reshape(self.hidden_size, gh * gw).T  # (T, D), row-major over the patch grid
+        h = self.patch_embed(x.transpose(1, 2, 0)).reshape(gh * gw, self.hidden_size)  # (T, D), row-major grid
         h = h + jnp.asarray(sincos_2d_position_embedding(self.hidden_size, gh, gw), dtype)
         cond = self.t_embed(c, dtype) + self.label_embed(self._label(label, key)).astype(dtype)
         silu_cond = jax.nn.silu(cond)

@@ -268,7 +268,7 @@ class NCSNpp(eqx.Module):
         temb = self._temb(c, label, x.dtype)
         keys = KeyStream(key)
         levels = self.num_levels
-        x = centre(x, self.centered)
+        x = centre(x, self.centered).transpose(1, 2, 0)  # the layers work on channels-last (H, W, C) images
 
         input_pyramid = x if self.progressive_input != "none" else None
         hs = [self.conv_in(x)]
@@ -294,7 +294,7 @@ class NCSNpp(eqx.Module):
         pyramid = None
         for j, lvl in enumerate(reversed(range(levels))):
             for block in self.up_blocks[j]:
-                h = block(jnp.concatenate([h, hs.pop()], axis=0), temb, key=keys.next())
+                h = block(jnp.concatenate([h, hs.pop()], axis=-1), temb, key=keys.next())
             if self.up_attn[j] is not None:
                 h = self.up_attn[j](h)
             if self.progressive == "output_skip":
@@ -310,6 +310,5 @@ class NCSNpp(eqx.Module):
             if up is not None:
                 h = up(h) if isinstance(up, Upsample) else up(h, temb, key=keys.next())
 
-        if self.progressive == "output_skip":
-            return pyramid
-        return self.out_conv(act(self.out_norm(h)))
+        out = pyramid if self.progressive == "output_skip" else self.out_conv(act(self.out_norm(h)))
+        return out.transpose(2, 0, 1)

@@ -16,7 +16,8 @@ initialisation. MSF resizes bilinearly with align_corners=True. When `num_levels
 norm is the noise-conditional InstanceNorm++ and the RefineBlocks are NCSN v1's conditional ones (a
 norm before every RCU conv, CRP pool and MSF conv; CRP uses a 5x5 average pool); otherwise NCSNv2's
 (no norms in RefineBlocks, 5x5 max pool). The reference's `adjust_padding` (28x28 images) only
-touches a dilated block, which ignores it, so 28x28 runs this same network.
+touches a dilated block, which ignores it, so 28x28 runs this same network. The body takes and returns
+(C, H, W) images; inside, every layer works on channels-last (H, W, C).
 """
 
 import equinox as eqx
@@ -47,15 +48,15 @@ def conv(cin: int, cout: int, key, *, kernel: int = 3, dilation: int = 1, bias: 
     return Conv2d(cin, cout, kernel, dilation=dilation, use_bias=bias, init="torch", key=key)
 
 
-def mean_pool2(x: Float[Array, "C H W"]) -> Float[Array, "C H2 W2"]:
+def mean_pool2(x: Float[Array, "H W C"]) -> Float[Array, "H2 W2 C"]:
     """2x2 mean pool, stride 2 (the reference's ConvMeanPool average of four strided slices)."""
-    c, h, w = x.shape
-    return x.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    h, w, c = x.shape
+    return x.reshape(h // 2, 2, w // 2, 2, c).mean(axis=(1, 3))
 
 
-def pool5(x: Float[Array, "C H W"], kind: str) -> Float[Array, "C H W"]:
+def pool5(x: Float[Array, "H W C"], kind: str) -> Float[Array, "H W C"]:
     """5x5 pool, stride 1, padding 2: max (padding ignored) or average (padding counted, /25)."""
-    window, strides, padding = (1, 5, 5), (1, 1, 1), ((0, 0), (2, 2), (2, 2))
+    window, strides, padding = (5, 5, 1), (1, 1, 1), ((2, 2), (2, 2), (0, 0))
     if kind == "max":
         return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, strides, padding)
     return jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, padding) / 25.0
@@ -76,13 +77,13 @@ def _interp_matrix(n_out: int, n_in: int) -> np.ndarray:
     return m
 
 
-def resize_bilinear(x: Float[Array, "C H W"], shape: tuple[int, int]) -> Float[Array, "C H2 W2"]:
+def resize_bilinear(x: Float[Array, "H W C"], shape: tuple[int, int]) -> Float[Array, "H2 W2 C"]:
     """Bilinear resize with align_corners=True (PyTorch's F.interpolate as the reference's MSF uses it)."""
-    if x.shape[1:] == tuple(shape):
+    if x.shape[:2] == tuple(shape):
         return x
-    mh = jnp.asarray(_interp_matrix(shape[0], x.shape[1]), x.dtype)
-    mw = jnp.asarray(_interp_matrix(shape[1], x.shape[2]), x.dtype)
-    return jnp.einsum("oh,chw,pw->cop", mh, x, mw)
+    mh = jnp.asarray(_interp_matrix(shape[0], x.shape[0]), x.dtype)
+    mw = jnp.asarray(_interp_matrix(shape[1], x.shape[1]), x.dtype)
+    return jnp.einsum("oh,hwc,pw->opc", mh, x, mw)
 
 
 class ResidualBlock(eqx.Module):
@@ -112,7 +113,7 @@ class ResidualBlock(eqx.Module):
             self.shortcut = None
         self.act = act
 
-    def __call__(self, x: Float[Array, "C H W"], level: Int[Array, ""] | None = None) -> Float[Array, "D H2 W2"]:
+    def __call__(self, x: Float[Array, "H W C"], level: Int[Array, ""] | None = None) -> Float[Array, "H2 W2 D"]:
         act = activation(self.act)
         h = self.conv2(act(self.norm2(self.conv1(act(self.norm1(x, level))), level)))
         skip = x if self.shortcut is None else self.shortcut(x)
@@ -137,7 +138,7 @@ class RCUBlock(eqx.Module):
         self.norms = None if num_levels is None else tuple(make_norm(features, num_levels, k) for k in _keys(kn, n))
         self.n_blocks, self.n_stages, self.act = n_blocks, n_stages, act
 
-    def __call__(self, x: Float[Array, "C H W"], level: Int[Array, ""] | None = None) -> Float[Array, "C H W"]:
+    def __call__(self, x: Float[Array, "H W C"], level: Int[Array, ""] | None = None) -> Float[Array, "H W C"]:
         act = activation(self.act)
         i = 0
         for _ in range(self.n_blocks):
@@ -168,7 +169,7 @@ class CRPBlock(eqx.Module):
         self.pool = "max" if num_levels is None else "avg"
         self.act = act
 
-    def __call__(self, x: Float[Array, "C H W"], level: Int[Array, ""] | None = None) -> Float[Array, "C H W"]:
+    def __call__(self, x: Float[Array, "H W C"], level: Int[Array, ""] | None = None) -> Float[Array, "H W C"]:
         x = activation(self.act)(x)
         path = x
         for i, c in enumerate(self.convs):
@@ -193,8 +194,8 @@ class MSFBlock(eqx.Module):
         if num_levels is not None:
             self.norms = tuple(make_norm(c, num_levels, k) for c, k in zip(in_planes, _keys(kn, n), strict=True))
 
-    def __call__(self, xs: tuple[Array, ...], level: Int[Array, ""] | None = None) -> Float[Array, "F H W"]:
-        shape = xs[0].shape[1:]
+    def __call__(self, xs: tuple[Array, ...], level: Int[Array, ""] | None = None) -> Float[Array, "H W F"]:
+        shape = xs[0].shape[:2]
         total = None
         for i, (c, x) in enumerate(zip(self.convs, xs, strict=True)):
             h = x if self.norms is None else self.norms[i](x, level)
@@ -222,7 +223,7 @@ class RefineBlock(eqx.Module):
         self.crp = CRPBlock(features, 2, num_levels=num_levels, act=act, key=kc)
         self.out = RCUBlock(features, 3 if end else 1, 2, num_levels=num_levels, act=act, key=ko)
 
-    def __call__(self, xs: tuple[Array, ...], level: Int[Array, ""] | None = None) -> Float[Array, "F H W"]:
+    def __call__(self, xs: tuple[Array, ...], level: Int[Array, ""] | None = None) -> Float[Array, "H W F"]:
         hs = tuple(rcu(x, level) for rcu, x in zip(self.adapt, xs, strict=True))
         h = hs[0] if self.msf is None else self.msf(hs, level)
         return self.out(self.crp(h, level), level)
@@ -270,7 +271,7 @@ class RefineNetBody(eqx.Module):
         self.act = act
 
     def __call__(self, x: Float[Array, "C H W"], level: Int[Array, ""] | None = None) -> Float[Array, "C H W"]:
-        h = self.begin_conv(x)
+        h = self.begin_conv(x.transpose(1, 2, 0))  # the layers work on channels-last (H, W, C) images
         layers = []
         for stage in (self.res1, self.res2, self.res3, self.res4):
             for block in stage:
@@ -281,4 +282,4 @@ class RefineNetBody(eqx.Module):
         ref = self.refine2((layer3, ref), level)
         ref = self.refine3((layer2, ref), level)
         ref = self.refine4((layer1, ref), level)
-        return self.end_conv(activation(self.act)(self.norm(ref, level)))
+        return self.end_conv(activation(self.act)(self.norm(ref, level))).transpose(2, 0, 1)

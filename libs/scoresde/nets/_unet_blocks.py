@@ -1,7 +1,7 @@
 """Blocks of the score_sde U-Nets (NCSN++, DDPM++, DDPM): residual blocks, resampling, the pyramid combiner.
 
-Each acts on one (C, H, W) image. Dropout runs only when a key is passed. Group counts are given
-by the caller: min(C // 4, 32) in NCSN++ / DDPM++, 32 in DDPM.
+Each acts on one channels-last (H, W, C) image (the layers' layout). Dropout runs only when a key is
+passed. Group counts are given by the caller: min(C // 4, 32) in NCSN++ / DDPM++, 32 in DDPM.
 """
 
 from collections.abc import Callable, Sequence
@@ -86,14 +86,14 @@ class ResnetBlockDDPM(eqx.Module):
     def __check_init__(self):
         activation(self.act)
 
-    def __call__(self, x: Float[Array, "cin H W"], temb=None, *, key=None) -> Float[Array, "cout H W"]:
+    def __call__(self, x: Float[Array, "H W cin"], temb=None, *, key=None) -> Float[Array, "H W cout"]:
         act = activation(self.act)
         h = self.conv0(act(self.norm0(x)))
         if temb is not None and self.dense is not None:
-            h = h + self.dense(act(temb))[:, None, None]
+            h = h + self.dense(act(temb))
         h = self.conv1(dropout(act(self.norm1(h)), self.dropout, key))
         if isinstance(self.shortcut, Dense):
-            x = self.shortcut.pixelwise(x)
+            x = self.shortcut(x)
         elif self.shortcut is not None:
             x = self.shortcut(x)
         return skip_add(x, h, self.skip_rescale)
@@ -161,12 +161,12 @@ class ResnetBlockBigGAN(eqx.Module):
             return downsample_2d(x, self.fir_kernel) if self.fir else naive_downsample_2d(x)
         return x
 
-    def __call__(self, x: Float[Array, "cin H W"], temb=None, *, key=None) -> Float[Array, "cout Ho Wo"]:
+    def __call__(self, x: Float[Array, "H W cin"], temb=None, *, key=None) -> Float[Array, "Ho Wo cout"]:
         act = activation(self.act)
         h = self.conv0(self._resample(act(self.norm0(x))))
         x = self._resample(x)
         if temb is not None and self.dense is not None:
-            h = h + self.dense(act(temb))[:, None, None]
+            h = h + self.dense(act(temb))
         h = self.conv1(dropout(act(self.norm1(h)), self.dropout, key))
         if self.shortcut is not None:
             x = self.shortcut(x)
@@ -192,7 +192,7 @@ class Upsample(eqx.Module):
         self.fir = bool(fir)
         self.fir_kernel = tuple(float(v) for v in fir_kernel)
 
-    def __call__(self, x: Float[Array, "C H W"]) -> Array:
+    def __call__(self, x: Float[Array, "H W C"]) -> Array:
         if self.fir:
             return upsample_2d(x, self.fir_kernel) if self.conv is None else self.conv(x)
         h = naive_upsample_2d(x)
@@ -221,7 +221,7 @@ class Downsample(eqx.Module):
         self.fir = bool(fir)
         self.fir_kernel = tuple(float(v) for v in fir_kernel)
 
-    def __call__(self, x: Float[Array, "C H W"]) -> Array:
+    def __call__(self, x: Float[Array, "H W C"]) -> Array:
         if self.fir:
             return downsample_2d(x, self.fir_kernel) if self.conv is None else self.conv(x)
         return naive_downsample_2d(x) if self.conv is None else self.conv(x)
@@ -241,9 +241,9 @@ class Combine(eqx.Module):
         if self.method not in ("cat", "sum"):
             raise ValueError(f"progressive_combine={self.method!r} is not one of 'cat', 'sum'")
 
-    def __call__(self, x: Float[Array, "c1 H W"], y: Float[Array, "c2 H W"]) -> Array:
+    def __call__(self, x: Float[Array, "H W c1"], y: Float[Array, "H W c2"]) -> Array:
         h = self.conv(x)
-        return jnp.concatenate([h, y], axis=0) if self.method == "cat" else h + y
+        return jnp.concatenate([h, y], axis=-1) if self.method == "cat" else h + y
 
 
 def check_input(x: Array, channels: int, levels: int) -> None:

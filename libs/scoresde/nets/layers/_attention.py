@@ -41,12 +41,11 @@ class PixelAttention(eqx.Module):
         self.out = Dense(channels, channels, scale=init_scale, key=ko)
         self.skip_rescale = bool(skip_rescale)
 
-    def __call__(self, x: Float[Array, "C H W"]) -> Float[Array, "C H W"]:
-        c, h, w = x.shape
-        y = self.norm(x)
-        tokens = [proj.pixelwise(y).reshape(c, h * w).T[:, None, :] for proj in (self.q, self.k, self.v)]
-        a = attention(*tokens)[:, 0, :].T.reshape(c, h, w)
-        out = x + self.out.pixelwise(a)
+    def __call__(self, x: Float[Array, "H W C"]) -> Float[Array, "H W C"]:
+        h, w, c = x.shape
+        y = self.norm(x).reshape(h * w, 1, c)
+        a = attention(self.q(y), self.k(y), self.v(y)).reshape(h, w, c)
+        out = x + self.out(a)
         return out / math.sqrt(2.0) if self.skip_rescale else out
 
 

@@ -1,9 +1,12 @@
-"""The one 2-D convolution (channel-first, unbatched), optionally fused with StyleGAN2's FIR up/downsampling.
+"""The one 2-D convolution (channels-last, unbatched), optionally fused with StyleGAN2's FIR up/downsampling.
 
-`upfirdn2d` (upsample by zero insertion, pad or crop, FIR filter, downsample) is written with
-`jax.lax.pad` and `conv_general_dilated`; the resampling helpers and the fused convolutions follow
-StyleGAN2's `upsample_2d`, `downsample_2d`, `upsample_conv_2d` and `conv_downsample_2d` as used by
-score_sde (models/up_or_down_sampling.py).
+Images inside the networks are (H, W, C): the layout XLA's CPU and TPU convolutions take, so
+normalisations, concatenations and resampling between convolutions need no transposes. Weights stay
+(out, in, kh, kw) as in PyTorch. `upfirdn2d` (upsample by zero insertion, pad or crop, FIR filter,
+downsample) is `jax.lax.pad` and a sum of shifted, strided slices weighted by the kernel taps, which
+XLA fuses into one loop; the resampling helpers and the fused convolutions follow StyleGAN2's
+`upsample_2d`, `downsample_2d`, `upsample_conv_2d` and `conv_downsample_2d` as used by score_sde
+(models/up_or_down_sampling.py).
 """
 
 import math
@@ -18,7 +21,7 @@ from jaxtyping import Array, Float
 
 from ._init import ddpm_init, torch_default_init, uniform, xavier_uniform
 
-_DIMS = ("NCHW", "OIHW", "NCHW")
+_DIMS = ("NHWC", "OIHW", "NHWC")
 INITS = ("ddpm", "torch", "xavier", "zeros")
 DEFAULT_FIR = (1.0, 3.0, 3.0, 1.0)
 
@@ -33,43 +36,53 @@ def setup_kernel(k: Sequence[float | int] | np.ndarray) -> np.ndarray:
     return k / np.sum(k)
 
 
-def upfirdn2d(x: Float[Array, "C H W"], k: np.ndarray, *, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)):
+def upfirdn2d(x: Float[Array, "H W C"], k: np.ndarray, *, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)):
     """Upsample (zero insertion), pad (crop if negative), FIR filter, downsample; the same pad on both axes.
 
     Each pixel is followed by `up - 1` zeros, the padding is applied after that, the kernel is
-    flipped (a true convolution), and every `down`-th output is kept.
+    flipped (a true convolution), and every `down`-th output is kept: output pixel (i, j) is
+    sum_ab kflip[a, b] x_padded[down i + a, down j + b], one strided slice per tap.
     """
     p0, p1 = pad
-    cfg = ((0, 0, 0), (p0, p1 + up - 1, up - 1), (p0, p1 + up - 1, up - 1))
-    x = jax.lax.pad(x, jnp.zeros((), x.dtype), cfg)
-    w = jnp.asarray(np.ascontiguousarray(k[::-1, ::-1]), dtype=x.dtype)[None, None]
-    y = jax.lax.conv_general_dilated(x[:, None], w, (down, down), "VALID", dimension_numbers=_DIMS)
-    return y[:, 0]
+    cfg = ((p0, p1 + up - 1, up - 1), (p0, p1 + up - 1, up - 1), (0, 0, 0))
+    xp = jax.lax.pad(x, jnp.zeros((), x.dtype), cfg)
+    kf = np.asarray(k, np.float64)[::-1, ::-1]
+    kh, kw = kf.shape
+    ho, wo = (xp.shape[0] - kh) // down + 1, (xp.shape[1] - kw) // down + 1
+    y = None
+    for a in range(kh):
+        for b in range(kw):
+            if kf[a, b] == 0:
+                continue
+            tap = xp[a : a + down * (ho - 1) + 1 : down, b : b + down * (wo - 1) + 1 : down] * float(kf[a, b])
+            y = tap if y is None else y + tap
+    return jnp.zeros((ho, wo, x.shape[2]), x.dtype) if y is None else y
 
 
-def upsample_2d(x: Float[Array, "C H W"], k: Sequence[float | int] = DEFAULT_FIR, factor: int = 2) -> Array:
+def upsample_2d(x: Float[Array, "H W C"], k: Sequence[float | int] = DEFAULT_FIR, factor: int = 2) -> Array:
     """FIR upsampling by `factor`; a constant image stays constant away from the border."""
     kk = setup_kernel(k) * factor**2
     p = kk.shape[0] - factor
     return upfirdn2d(x, kk, up=factor, pad=((p + 1) // 2 + factor - 1, p // 2))
 
 
-def downsample_2d(x: Float[Array, "C H W"], k: Sequence[float | int] = DEFAULT_FIR, factor: int = 2) -> Array:
+def downsample_2d(x: Float[Array, "H W C"], k: Sequence[float | int] = DEFAULT_FIR, factor: int = 2) -> Array:
     """FIR downsampling by `factor`: filter with the normalised kernel, keep every factor-th pixel."""
     kk = setup_kernel(k)
     p = kk.shape[0] - factor
     return upfirdn2d(x, kk, down=factor, pad=((p + 1) // 2, p // 2))
 
 
-def naive_upsample_2d(x: Float[Array, "C H W"], factor: int = 2) -> Array:
+def naive_upsample_2d(x: Float[Array, "H W C"], factor: int = 2) -> Array:
     """Nearest-neighbour upsampling."""
-    return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
+    h, w, c = x.shape
+    return jnp.broadcast_to(x[:, None, :, None], (h, factor, w, factor, c)).reshape(h * factor, w * factor, c)
 
 
-def naive_downsample_2d(x: Float[Array, "C H W"], factor: int = 2) -> Array:
+def naive_downsample_2d(x: Float[Array, "H W C"], factor: int = 2) -> Array:
     """Mean pooling over factor x factor blocks."""
-    c, h, w = x.shape
-    return x.reshape(c, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+    h, w, c = x.shape
+    return x.reshape(h // factor, factor, w // factor, factor, c).mean(axis=(1, 3))
 
 
 def _pairs(padding) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -80,7 +93,7 @@ def _pairs(padding) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 class Conv2d(eqx.Module):
-    """2-D convolution of one (C, H, W) image; weight (out, in, kh, kw) as in PyTorch.
+    """2-D convolution of one (H, W, C) image; weight (out, in, kh, kw) as in PyTorch.
 
     Plain: stride, dilation and explicit padding ((top, bottom), (left, right)) or an int.
     `up=True`: conv on the zero-stuffed image, then the FIR filter (gain 4), i.e. a x2 transposed
@@ -151,7 +164,7 @@ class Conv2d(eqx.Module):
         if self.stride < 1 or self.dilation < 1:
             raise ValueError(f"Conv2d: stride and dilation must be >= 1, got {self.stride}, {self.dilation}")
 
-    def __call__(self, x: Float[Array, "cin H W"]) -> Float[Array, "cout Ho Wo"]:
+    def __call__(self, x: Float[Array, "H W cin"]) -> Float[Array, "Ho Wo cout"]:
         w = self.weight
         if self.up or self.down:
             f, kw = 2, w.shape[-1]
@@ -175,4 +188,4 @@ class Conv2d(eqx.Module):
                 rhs_dilation=(self.dilation, self.dilation),
                 dimension_numbers=_DIMS,
             )[0]
-        return y if self.bias is None else y + self.bias[:, None, None]
+        return y if self.bias is None else y + self.bias

@@ -1,4 +1,4 @@
-"""The one dense layer: y = W x + b, also applied per pixel of a channel-first image (score_sde's NIN)."""
+"""The one dense layer: y = W x + b on the last axis, so also per pixel of a channels-last image (score_sde's NIN)."""
 
 import math
 
@@ -13,7 +13,7 @@ INITS = ("ddpm", "torch", "xavier", "normal", "zeros")
 
 
 class Dense(eqx.Module):
-    """Linear map on the last axis (`__call__`) or on the channel axis of a (C, H, W) image (`pixelwise`).
+    """Linear map on the last axis: of a vector, or at every pixel of an (H, W, C) image (score_sde's NIN).
 
     `weight` is (out, in) as in PyTorch's nn.Linear. Initialisations (all with zero bias except
     'torch'): 'ddpm' (score_sde's default_init with `scale`), 'torch' (U(+-1/sqrt(in)) for weight and
@@ -63,8 +63,3 @@ class Dense(eqx.Module):
     def __call__(self, x: Float[Array, "*batch in"]) -> Float[Array, "*batch out"]:
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
-
-    def pixelwise(self, x: Float[Array, "in H W"]) -> Float[Array, "out H W"]:
-        """The same map at every pixel of a channel-first image (score_sde's NIN)."""
-        y = jnp.einsum("chw,oc->ohw", x, self.weight)
-        return y if self.bias is None else y + self.bias[:, None, None]

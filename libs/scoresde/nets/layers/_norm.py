@@ -23,7 +23,7 @@ def _stats(x: Array, axes) -> tuple[Array, Array]:
 
 
 class GroupNorm(eqx.Module):
-    """GroupNorm of a (C, H, W) image with a per-channel affine map (PyTorch's nn.GroupNorm)."""
+    """GroupNorm of an (H, W, C) image with a per-channel affine map (PyTorch's nn.GroupNorm)."""
 
     weight: Float[Array, " C"]
     bias: Float[Array, " C"]
@@ -42,12 +42,19 @@ class GroupNorm(eqx.Module):
                 "(nf, ch_mult) whose channel counts are multiples of the group count"
             )
 
-    def __call__(self, x: Float[Array, "C H W"]) -> Float[Array, "C H W"]:
-        c, h, w = x.shape
-        g = x.reshape(self.groups, c // self.groups, h, w)
-        mean, var = _stats(g, (1, 2, 3))
-        y = ((g.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + self.eps)).reshape(c, h, w).astype(x.dtype)
-        return y * self.weight[:, None, None] + self.bias[:, None, None]
+    def __call__(self, x: Float[Array, "H W C"]) -> Float[Array, "H W C"]:
+        # Two passes of per-channel sums folded into groups on the (C,) vectors: the image itself is
+        # never reshaped into groups, so XLA keeps it in the convolutions' layout (no transposes).
+        h, w, c = x.shape
+        per = c // self.groups
+        x32 = x.astype(jnp.float32)
+
+        def group_mean(v):  # (C,) channel sums -> (C,) mean of each channel's group
+            return jnp.repeat(v.reshape(self.groups, per).sum(1) / (per * h * w), per)
+
+        d = x32 - group_mean(x32.sum((0, 1)))
+        scale = jax.lax.rsqrt(group_mean(jnp.square(d).sum((0, 1))) + self.eps) * self.weight
+        return (d * scale).astype(x.dtype) + self.bias
 
 
 def layer_norm(x: Float[Array, "*batch D"], eps: float = 1e-6) -> Float[Array, "*batch D"]:
@@ -56,12 +63,12 @@ def layer_norm(x: Float[Array, "*batch D"], eps: float = 1e-6) -> Float[Array, "
     return ((x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + eps)).astype(x.dtype)
 
 
-def _instance_norm_plus(x: Float[Array, "C H W"], eps: float) -> tuple[Array, Array]:
+def _instance_norm_plus(x: Float[Array, "H W C"], eps: float) -> tuple[Array, Array]:
     """Per-channel instance norm of x (biased variance), and the channel means standardised across
     channels with the unbiased variance (torch.var), as NCSNv2's InstanceNorm++."""
-    mean, var = _stats(x, (1, 2))
+    mean, var = _stats(x, (0, 1))
     h = ((x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + eps)).astype(x.dtype)
-    means = mean[:, 0, 0]
+    means = mean[0, 0]
     spread = jnp.var(means, ddof=1)
     means_plus = ((means - jnp.mean(means)) * jax.lax.rsqrt(spread + eps)).astype(x.dtype)
     return h, means_plus
@@ -93,10 +100,9 @@ class InstanceNormPlus(eqx.Module):
     def __check_init__(self):
         _check_two_channels(self.gamma.shape[0])
 
-    def __call__(self, x: Float[Array, "C H W"], level: Int[Array, ""] | None = None) -> Float[Array, "C H W"]:
+    def __call__(self, x: Float[Array, "H W C"], level: Int[Array, ""] | None = None) -> Float[Array, "H W C"]:
         h, means_plus = _instance_norm_plus(x, self.eps)
-        h = h + (self.alpha * means_plus)[:, None, None]
-        return self.gamma[:, None, None] * h + self.beta[:, None, None]
+        return self.gamma * (h + self.alpha * means_plus) + self.beta
 
 
 class ConditionalInstanceNormPlus(eqx.Module):
@@ -119,10 +125,9 @@ class ConditionalInstanceNormPlus(eqx.Module):
             raise ValueError(f"ConditionalInstanceNormPlus embed must be (levels, 3 C), got {self.embed.shape}")
         _check_two_channels(self.embed.shape[1] // 3)
 
-    def __call__(self, x: Float[Array, "C H W"], level: Int[Array, ""] | None = None) -> Float[Array, "C H W"]:
+    def __call__(self, x: Float[Array, "H W C"], level: Int[Array, ""] | None = None) -> Float[Array, "H W C"]:
         if level is None:
             raise ValueError("ConditionalInstanceNormPlus needs a noise-level index")
         gamma, alpha, beta = jnp.split(self.embed[level], 3)
         h, means_plus = _instance_norm_plus(x, self.eps)
-        h = h + (alpha * means_plus)[:, None, None]
-        return gamma[:, None, None] * h + beta[:, None, None]
+        return gamma * (h + alpha * means_plus) + beta
