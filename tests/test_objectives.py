@@ -2,7 +2,7 @@
 
 Three kinds of evidence, none comparing the library with itself:
 * each loss, recomputed in numpy from the very draws it made (a recording score function sees
-  x_t and t; z follows from x_t = a x_0 + std z with a, std from DESIGN.md section 3);
+  x_t and t; z follows from x_t = a x_0 + std z with a, std from the closed forms);
 * for a single Gaussian the loss at the exact score has a closed-form expectation (below), which
   the loss must hit within a few Monte Carlo standard errors, and every objective is lower at the
   oracle score than at perturbed ones (same key, so the comparison is deterministic);
@@ -31,7 +31,7 @@ VE, VP, SUBVP = sdes.VESDE(), sdes.VPSDE(), sdes.SubVPSDE()
 
 
 def ref_coeffs(s, t):
-    """(a, std, g) from DESIGN.md section 3, numpy float64."""
+    """(a, std, g) from the closed forms, numpy float64."""
     t = np.asarray(t, np.float64)
     if isinstance(s, sdes.VESDE):
         sig = s.sigma_min * (s.sigma_max / s.sigma_min) ** t

@@ -1,6 +1,6 @@
 """The Gaussian-mixture oracle against independent densities (numpy/scipy) and autodiff.
 
-The reference log density of a perturbed mixture is written out here from DESIGN.md section 3,
+The reference log density of a perturbed mixture is written out here from the closed forms,
 p_t = sum_k w_k N(a mu_k, (a^2 s_k^2 + std^2) I), with a(t), std(t) from the closed forms, so no
 test compares the oracle against itself.
 """
@@ -43,7 +43,7 @@ GRAD_LOG_PROB = jax.jit(jax.vmap(jax.grad(jnp_log_prob), in_axes=(0, 0, 0, None,
 
 
 def ref_marginal(s, t):
-    """(a, std) from DESIGN.md section 3, numpy float64."""
+    """(a, std) of x_t = a x_0 + std z from the closed forms, numpy float64."""
     t = np.asarray(t, np.float64)
     if isinstance(s, sdes.VESDE):
         return np.ones_like(t), s.sigma_min * (s.sigma_max / s.sigma_min) ** t

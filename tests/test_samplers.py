@@ -176,12 +176,12 @@ def test_sampler_recovers_mixture(name, sde_name, dim):
     assert np.all(np.abs(ratio - 1) < 0.06 + 4 * se_ratio), f"spread ratios {ratio} (SE {se_ratio})"
 
 
-# ---- NCSN's toy (DESIGN.md section 4) ------------------------------------------------------
+# ---- NCSN's toy: 0.8 N((5,5), I) + 0.2 N((-5,-5), I) -----------------------------------------
 def test_ncsn_toy_langevin_misweights_annealed_recovers():
     """0.8 N((5,5), I) + 0.2 N((-5,-5), I) from uniform [-8, 8]^2: plain Langevin with the exact
     data score cannot move mass between the modes and keeps the roughly 50/50 split of the
     start; annealing from sigma = 20 recovers 0.8 (measured 0.78-0.79 over 3 seeds, 10k points,
-    binomial SE 0.004; the residual is the finite-step annealing bias, DESIGN says ~0.015)."""
+    binomial SE 0.004; the residual is the finite-step annealing bias, about 0.015)."""
     mix = oracle.two_mode_mixture()
     k_init, k_lang, k_ald = jr.split(jr.key(0), 3)
     x0 = jr.uniform(k_init, (10_000, 2), minval=-8.0, maxval=8.0)

@@ -1,7 +1,7 @@
-"""Forward SDEs (VE, VP, sub-VP) against DESIGN.md section 3 and a Monte Carlo simulation.
+"""Forward SDEs (VE, VP, sub-VP) against their closed forms and a Monte Carlo simulation.
 
 Every reference is computed independently of the library: closed forms written out in numpy
-(float64) from the design document, an Euler-Maruyama simulation of dx = f(t) x dt + g(t) dW,
+(float64) from the papers' formulas, an Euler-Maruyama simulation of dx = f(t) x dt + g(t) dW,
 scipy's Gaussian log density, and jax.grad of the closed forms.
 """
 
@@ -16,7 +16,7 @@ import scipy.stats
 
 from scoresde import sde as sdes
 
-# ---- independent closed forms (numpy, float64), straight from DESIGN.md section 3 ----------
+# ---- independent closed forms (numpy, float64): a(t), std(t), f(t), g(t) of VE, VP, sub-VP ----
 
 
 def ref_coeffs(s, t):

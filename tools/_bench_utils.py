@@ -1,4 +1,4 @@
-"""Shared helpers for the tools/bench_*.py scripts (DESIGN.md section 5, "How we measure").
+"""Shared helpers for the tools/bench_*.py scripts: how every benchmark here measures.
 
 - compile time and run time apart: `compile_timed` traces, lowers and compiles once
   (timed), and the returned executable is what the timed calls run;

@@ -46,7 +46,7 @@ def test_exact_velocity_is_the_analytic_score_difference():
 
 
 def test_denoiser_form_of_the_velocity_equals_the_score_form():
-    """v = (D_p - D_q) / sigma^2 with Tweedie denoisers of the two sample sets (DESIGN section 3)."""
+    """v = (D_p - D_q) / sigma^2 with Tweedie denoisers of the two sample sets (D = x + sigma^2 score)."""
     y = jax.random.normal(jax.random.key(5), (300, 2)) * 2
     x = jax.random.normal(jax.random.key(6), (64, 2))
     sigma = 0.6

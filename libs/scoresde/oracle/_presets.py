@@ -1,4 +1,4 @@
-"""Mixtures used throughout the papers' toy experiments (DESIGN.md section 4)."""
+"""Mixtures used throughout the papers' toy experiments: NCSN's two-mode toy and the 25-Gaussians grid."""
 
 import itertools
 

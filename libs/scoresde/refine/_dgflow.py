@@ -26,7 +26,7 @@ F_DIVERGENCES = ("kl", "js", "logd")
 
 
 def velocity_scale(f: str, d: Float[Array, "*batch"]) -> Float[Array, "*batch"]:
-    """c(d) of DESIGN section 3: the factor in front of grad d for f in F_DIVERGENCES."""
+    """c(d), the factor in front of grad d in DGflow's velocity: 1 (KL), sigmoid(d) (JS), sigmoid(-d) (log D)."""
     check_choice("f", f, F_DIVERGENCES)
     if f == "kl":
         return jnp.ones_like(d)
