@@ -54,6 +54,70 @@ def sizes(quick: bool) -> dict:
     return dict(nf=64, ch_mult=(1, 2, 2, 2), num_res_blocks=2, batch=32, attn_resolution=16)
 
 
+def ours_config(z: dict):
+    """Our DDPM++ config (ConfigDict) at the sizes `z` (see sizes()), dropout off."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from configs.models import ddpmpp_cifar
+
+    cfg = ddpmpp_cifar.get_config()
+    cfg.image_size, cfg.nf, cfg.ch_mult = 32, z["nf"], z["ch_mult"]
+    cfg.num_res_blocks, cfg.attn_resolutions, cfg.dropout = z["num_res_blocks"], (z["attn_resolution"],), 0.0
+    return cfg
+
+
+def diffusers_unet(z: dict):
+    """diffusers' UNet2DModel with the widths, levels, res blocks and attention resolution of `z` (torch venv)."""
+    from diffusers import UNet2DModel
+
+    widths = tuple(z["nf"] * m for m in z["ch_mult"])
+    res = [32 // 2**i for i in range(len(widths))]
+    down = tuple("AttnDownBlock2D" if r == z["attn_resolution"] else "DownBlock2D" for r in res)
+    up = tuple("AttnUpBlock2D" if r == z["attn_resolution"] else "UpBlock2D" for r in reversed(res))
+    return UNet2DModel(
+        sample_size=32, in_channels=3, out_channels=3, block_out_channels=widths,
+        layers_per_block=z["num_res_blocks"], down_block_types=down, up_block_types=up,
+    )  # fmt: skip
+
+
+def diffusers_train_step(net, x, scope=None):
+    """One DSM train step of `net` on the batch `x` as a closure (VP SDE, eps loss, torch Adam, a foreach-lerp
+    EMA), returning the loss; the optimizer + EMA update runs inside `scope("scope::optimizer+ema")` if given."""
+    import contextlib
+
+    import torch
+
+    params = list(net.parameters())
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.Adam(params, lr=1e-4)
+    scope = scope or (lambda name: contextlib.nullcontext())
+
+    def step():
+        t = torch.rand(x.shape[0]) * (1 - 1e-5) + 1e-5
+        log_mean = -0.25 * t**2 * (20.0 - 0.1) - 0.5 * t * 0.1
+        a, std = log_mean.exp(), (1 - (2 * log_mean).exp()).sqrt()
+        noise = torch.randn_like(x)
+        xt = a[:, None, None, None] * x + std[:, None, None, None] * noise
+        loss = ((net(xt, 999 * t).sample - noise) ** 2).sum((1, 2, 3)).mean()
+        loss.backward()
+        with scope("scope::optimizer+ema"), torch.no_grad():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            torch._foreach_lerp_(ema, params, 1 - 0.999)
+        return loss
+
+    return step
+
+
+def torch_unavailable(python: str) -> str | None:
+    """Why the torch half cannot run in `python`'s venv (with how to make it), or None if it can."""
+    if not os.path.exists(python):
+        return f"diffusers half skipped: {python} does not exist; make it with: {TORCH_HELP}"
+    probe = subprocess.run([python, "-c", "import torch, diffusers"], capture_output=True, text=True)
+    if probe.returncode:
+        return f"diffusers half skipped: {python} cannot import torch and diffusers; make it with: {TORCH_HELP}"
+    return None
+
+
 # ---------------------------------------------------------------------------------------
 # ours: the optimised HLO module and a jax.profiler trace
 
@@ -242,12 +306,7 @@ def profile_ours(z: dict, repeats: int) -> dict:
     import bench_backbones as bb
     import jax
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from configs.models import ddpmpp_cifar
-
-    cfg = ddpmpp_cifar.get_config()
-    cfg.image_size, cfg.nf, cfg.ch_mult = 32, z["nf"], z["ch_mult"]
-    cfg.num_res_blocks, cfg.attn_resolutions, cfg.dropout = z["num_res_blocks"], (z["attn_resolution"],), 0.0
+    cfg = ours_config(z)
     compiled, ctimes, state, x, n_params = bb.step_for(cfg, z["batch"])
     hlo = Hlo(compiled.as_text())
     holder = {"state": state}
@@ -325,22 +384,12 @@ def _torch_fallback(name: str) -> str:
 def torch_worker(z: dict, repeats: int, threads: int) -> None:
     import diffusers
     import torch
-    from diffusers import UNet2DModel
     from torch.profiler import ProfilerActivity, profile, record_function
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    widths = tuple(z["nf"] * m for m in z["ch_mult"])
-    res = [32 // 2**i for i in range(len(widths))]
-    down = tuple("AttnDownBlock2D" if r == z["attn_resolution"] else "DownBlock2D" for r in res)
-    up = tuple("AttnUpBlock2D" if r == z["attn_resolution"] else "UpBlock2D" for r in reversed(res))
-    net = UNet2DModel(
-        sample_size=32, in_channels=3, out_channels=3, block_out_channels=widths,
-        layers_per_block=z["num_res_blocks"], down_block_types=down, up_block_types=up,
-    )  # fmt: skip
-    params = [p for p in net.parameters()]
-    ema = [p.detach().clone() for p in params]
-    opt = torch.optim.Adam(params, lr=1e-4)
+    net = diffusers_unet(z)
+    params = list(net.parameters())
     x = torch.randn(z["batch"], 3, 32, 32)
     scoped = {
         diffusers.models.attention_processor.Attention: "scope::attention",
@@ -358,20 +407,7 @@ def torch_worker(z: dict, repeats: int, threads: int) -> None:
         rf.__enter__()
         return rf
 
-    def step():
-        t = torch.rand(x.shape[0]) * (1 - 1e-5) + 1e-5
-        log_mean = -0.25 * t**2 * (20.0 - 0.1) - 0.5 * t * 0.1
-        a, std = log_mean.exp(), (1 - (2 * log_mean).exp()).sqrt()
-        noise = torch.randn_like(x)
-        xt = a[:, None, None, None] * x + std[:, None, None, None] * noise
-        loss = ((net(xt, 999 * t).sample - noise) ** 2).sum((1, 2, 3)).mean()
-        loss.backward()
-        with record_function("scope::optimizer+ema"), torch.no_grad():
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            torch._foreach_lerp_(ema, params, 1 - 0.999)
-        return loss
-
+    step = diffusers_train_step(net, x, record_function)
     step()
     walls = []
     for _ in range(repeats):
@@ -430,11 +466,9 @@ def torch_worker(z: dict, repeats: int, threads: int) -> None:
 
 def profile_diffusers(python: str, z: dict, repeats: int, threads: int) -> dict | str:
     """The torch half in `python`'s venv, or a message saying why it was skipped and how to make it."""
-    if not os.path.exists(python):
-        return f"diffusers half skipped: {python} does not exist; make it with: {TORCH_HELP}"
-    probe = subprocess.run([python, "-c", "import torch, diffusers"], capture_output=True, text=True)
-    if probe.returncode:
-        return f"diffusers half skipped: {python} cannot import torch and diffusers; make it with: {TORCH_HELP}"
+    problem = torch_unavailable(python)
+    if problem:
+        return problem
     cmd = [python, os.path.abspath(__file__), "--torch-worker", json.dumps(dict(z, repeats=repeats, threads=threads))]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
