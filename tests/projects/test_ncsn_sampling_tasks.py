@@ -6,6 +6,7 @@ and one tiny unconditional MLP on digits; every test reuses them.
 
 import copy
 import os
+import re
 
 import equinox as eqx
 import jax
@@ -329,8 +330,9 @@ def test_eval_digits_bits_per_dim_and_samples_on_the_mesh(digits_run):
     cfg, workdir = digits_run
     cfg = _with(cfg, **{"eval.n_samples": 24, "eval.bpd": True, "eval.bpd_batches": 1, "sampling.batch_size": 16,
                         "sampling.dpm_solver.n_steps": 5})  # fmt: skip
-    with pytest.raises(ValueError, match="eval.classifier_path='runs/digits_classifier.eqx' is not a file"):
-        checks.validate(cfg, workdir, "eval")
+    missing = os.path.join(workdir, "no_classifier.eqx")  # not the config's default: a user may have trained that one
+    with pytest.raises(ValueError, match=f"eval.classifier_path='{re.escape(missing)}' is not a file"):
+        checks.validate(_with(cfg, **{"eval.classifier_path": missing}), workdir, "eval")
     cfg = _with(cfg, **{"eval.classifier_path": ""})
     mesh = checks.validate(cfg, workdir, "eval")
     res = evaluation.run(cfg, workdir, mesh)  # no classifier_path: sample shards and bits/dim only
