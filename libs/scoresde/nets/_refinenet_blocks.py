@@ -27,7 +27,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .layers import ConditionalInstanceNormPlus, Conv2d, InstanceNormPlus, activation
+from .layers import ConditionalInstanceNormPlus, Conv2d, InstanceNormPlus, activation, naive_downsample_2d
 
 Norm = InstanceNormPlus | ConditionalInstanceNormPlus
 
@@ -50,8 +50,7 @@ def conv(cin: int, cout: int, key, *, kernel: int = 3, dilation: int = 1, bias: 
 
 def mean_pool2(x: Float[Array, "H W C"]) -> Float[Array, "H2 W2 C"]:
     """2x2 mean pool, stride 2 (the reference's ConvMeanPool average of four strided slices)."""
-    h, w, c = x.shape
-    return x.reshape(h // 2, 2, w // 2, 2, c).mean(axis=(1, 3))
+    return naive_downsample_2d(x, 2)
 
 
 def pool5(x: Float[Array, "H W C"], kind: str) -> Float[Array, "H W C"]:

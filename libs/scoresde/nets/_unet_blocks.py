@@ -92,9 +92,7 @@ class ResnetBlockDDPM(eqx.Module):
         if temb is not None and self.dense is not None:
             h = h + self.dense(act(temb))
         h = self.conv1(dropout(act(self.norm1(h)), self.dropout, key))
-        if isinstance(self.shortcut, Dense):
-            x = self.shortcut(x)
-        elif self.shortcut is not None:
+        if self.shortcut is not None:
             x = self.shortcut(x)
         return skip_add(x, h, self.skip_rescale)
 
