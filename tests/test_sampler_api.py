@@ -9,7 +9,8 @@ once per test (several calls inside one jitted function where a test needs sever
   one line naming the grid; two grids of one length passed as arrays share one compilation.
 - `saveat` counts and index lists; SDEdit (`x_init` + `t_start`); the denoiser <-> score round trip.
 - NFE = score calls counted by a callback; only explicit RK diffrax solvers are accepted.
-- DPM-Solver++(3M) and DPM-Solver++(2M)-SDE recover a mixture; 2M-SDE with eta = 0 is 2M.
+- DPM-Solver++(3M), DPM-Solver++(2M)-SDE and UniPC recover a mixture; 2M-SDE with eta = 0 is 2M; orders of
+  convergence on a Gaussian (exact flow).
 - `sampler_from_config` builds every method, one-line field errors; the SigmaLadder process;
   inpainting with a PredictorCorrector.
 """
@@ -65,6 +66,7 @@ KEY_SAMPLERS = {
     "dpm2": (solvers.DPMSolverPP(n_steps=6, order=2), "ve"),
     "dpm3": (solvers.DPMSolverPP(n_steps=6, order=3), "vp"),
     "dpm_sde": (solvers.DPMSolverPPSDE(n_steps=6), "ve"),
+    "unipc": (solvers.UniPC(n_steps=6), "vp"),
     "annealed_langevin": (solvers.AnnealedLangevin(n_steps_each=2, step_lr=1e-3), "ladder"),
     "langevin": (solvers.Langevin(n_steps=6, step_size=0.01), "data"),
 }
@@ -107,6 +109,7 @@ GRID_SAMPLERS = {
     "edm-churn": (lambda **g: solvers.EDMHeun(n_steps=N_GRID, churn=5.0, **g), "sigmas", "ve"),
     "dpm3": (lambda **g: solvers.DPMSolverPP(n_steps=N_GRID, order=3, **g), "sigmas", "vp"),
     "dpm_sde": (lambda **g: solvers.DPMSolverPPSDE(n_steps=N_GRID, **g), "sigmas", "ve"),
+    "unipc": (lambda **g: solvers.UniPC(n_steps=N_GRID, variant="bh1", **g), "sigmas", "ve"),
 }
 
 
@@ -205,6 +208,7 @@ SAVE_SAMPLERS = {
     "dpm2": (solvers.DPMSolverPP(n_steps=6), "ve", 6),
     "dpm3-to-eps": (solvers.DPMSolverPP(n_steps=6, order=3, final_to_zero=False), "vp", 6),
     "dpm_sde": (solvers.DPMSolverPPSDE(n_steps=6), "vp", 6),
+    "unipc-to-eps": (solvers.UniPC(n_steps=6, final_to_zero=False), "ve", 6),
     "annealed_langevin": (solvers.AnnealedLangevin(n_steps_each=2, step_lr=1e-3, denoise=False), "ladder", 12),
     "langevin": (solvers.Langevin(n_steps=6, step_size=0.01), "data", 6),
 }
@@ -284,6 +288,7 @@ SDEDIT = {
     "edm": (solvers.EDMHeun(n_steps=6), "ve", 0.05),
     "dpm2": (solvers.DPMSolverPP(n_steps=6), "vp", 0.01),
     "dpm_sde": (solvers.DPMSolverPPSDE(n_steps=6), "ve", 0.05),
+    "unipc": (solvers.UniPC(n_steps=6), "vp", 0.01),
     "annealed_langevin": (solvers.AnnealedLangevin(n_steps_each=2, step_lr=1e-3), "ladder", 0.15),
 }
 
@@ -386,6 +391,7 @@ NFE_SAMPLERS = {
     "edm-7": (solvers.EDMHeun(n_steps=7), "vp", 2 * 7 - 1),
     "edm-churn-7": (solvers.EDMHeun(n_steps=7, churn=3.0), "ve", 2 * 7 - 1),
     "pc-7x(2+1)": (solvers.PredictorCorrector(n_steps=7, corrector=solvers.LangevinCorrector(n_steps=2)), "ve", 21),
+    "unipc-7": (solvers.UniPC(n_steps=7), "ve", 7),
     "pc-corrector-only": (
         solvers.PredictorCorrector(n_steps=5, predictor=None, corrector=solvers.AnnealedLangevinCorrector(n_steps=3)),
         "vp",
@@ -451,7 +457,7 @@ def test_non_rk_solver_is_refused_at_construction(solver):
     one_line_error(r"solver", lambda: solvers.ProbabilityFlow(solver, n_steps=5))
 
 
-# ---- 7. accuracy of DPM-Solver++(3M) and (2M)-SDE ------------------------------------------
+# ---- 7. accuracy of DPM-Solver++(3M), (2M)-SDE and UniPC -------------------------------------
 N_ACC = 2000
 Z = 4.0  # standard errors allowed per statistic
 
@@ -469,10 +475,14 @@ def _mixture_moments(mix):
 
 
 @pytest.mark.parametrize("proc", ["vp", "ve"])
-@pytest.mark.parametrize("name", ["dpm3-20", "dpm_sde-50"])
+@pytest.mark.parametrize("name", ["dpm3-20", "dpm_sde-50", "unipc3-20"])
 def test_new_solvers_recover_the_mixture(name, proc):
     process, score = PROCESSES[proc]
-    sampler = solvers.DPMSolverPP(order=3, n_steps=20) if name == "dpm3-20" else solvers.DPMSolverPPSDE(n_steps=50)
+    sampler = {
+        "dpm3-20": solvers.DPMSolverPP(order=3, n_steps=20),
+        "dpm_sde-50": solvers.DPMSolverPPSDE(n_steps=50),
+        "unipc3-20": solvers.UniPC(order=3, n_steps=20),
+    }[name]
     x = eqx.filter_jit(lambda k: sampler.sample(process, score, (N_ACC, 2), key=k).x)(jr.key(51))
     x = np.asarray(x, np.float64)
     assert np.all(np.isfinite(x))
@@ -490,6 +500,47 @@ def test_new_solvers_recover_the_mixture(name, proc):
     sq = ((x[:, None, :] - np.asarray(MIX.means)[None]) ** 2).sum(-1)
     ratio = (r * sq).sum(0) / (nk * 2 * np.asarray(MIX.stds) ** 2)
     np.testing.assert_array_less(np.abs(ratio - 1), 0.06 + Z * np.sqrt(2.0 / (nk * 2)))
+
+
+def test_orders_of_convergence_on_a_gaussian():
+    """On data N(m, s^2) the PF-ODE is exact in x_hat = x / a: x_hat(sigma) - m scales by
+    sqrt((s^2 + sigma^2) / (s^2 + sigma_0^2)), and the step to sigma = 0 is the Tweedie mean
+    m + (x_hat - m) s^2 / (s^2 + sigma^2). VE (x_hat = x), geometric grids from 50 to 0.01 with 20 and
+    40 steps: the error must fall like h^p. Measured slopes (log2 of the error ratio): DPM-Solver++(2M)
+    2.0, UniPC-1 2.0 and UniPC-2 3.0 (UniC adds an order to UniP-p). The test asks for p - 0.3; UniPC-3
+    is float32-limited at 40 steps, so it must beat UniPC-2 at 20 (measured 3e-4 vs 1e-2)."""
+    m, s = 0.3, 0.5
+    gauss = oracle.GaussianMixture(np.array([1.0]), np.array([[m]]), np.array([s]))
+    score = gauss.score_fn(VE)
+    x0 = 50.0 * jnp.linspace(-3.0, 3.0, 7)[:, None]
+
+    def exact(n_lo=0.01):
+        x = m + (np.asarray(x0, np.float64) - m) * np.sqrt((s**2 + n_lo**2) / (s**2 + 50.0**2))
+        return m + (x - m) * s**2 / (s**2 + n_lo**2)
+
+    makers = {
+        "dpm2": lambda g: solvers.DPMSolverPP(order=2, sigmas=g),
+        "unipc1": lambda g: solvers.UniPC(order=1, sigmas=g),
+        "unipc2": lambda g: solvers.UniPC(order=2, sigmas=g),
+        "unipc3": lambda g: solvers.UniPC(order=3, sigmas=g),
+    }
+
+    @eqx.filter_jit
+    def errors(g20, g40):
+        return {
+            k: [
+                jnp.max(jnp.abs(mk(g).sample(VE, score, x0.shape, key=jr.key(0), x_init=x0).x - exact()))
+                for g in (g20, g40)
+            ]
+            for k, mk in makers.items()
+        }
+
+    grid = lambda n: jnp.append(jnp.geomspace(50.0, 0.01, n), 0.0)
+    err = {k: np.asarray(v, np.float64) for k, v in errors(grid(20), grid(40)).items()}
+    for name, p in (("dpm2", 2), ("unipc1", 2), ("unipc2", 3)):
+        slope = np.log2(err[name][0] / err[name][1])
+        assert slope > p - 0.3, (name, err[name], slope)
+    assert err["unipc3"][0] < 0.3 * err["unipc2"][0], err
 
 
 @pytest.mark.parametrize("proc", ["vp", "ve"])
@@ -523,6 +574,7 @@ CLASSES = {
     "edm_heun": solvers.EDMHeun,
     "dpm_solver": solvers.DPMSolverPP,
     "dpm_solver_sde": solvers.DPMSolverPPSDE,
+    "unipc": solvers.UniPC,
     "annealed_langevin": solvers.AnnealedLangevin,
     "langevin": solvers.Langevin,
 }
@@ -547,6 +599,7 @@ OVERRIDES = {
     "edm_heun": (dict(churn=2.0, n_steps=9), lambda s: s.churn == 2.0 and s.n_steps == 9),
     "dpm_solver": (dict(order=3, final_to_zero=False), lambda s: s.order == 3 and not s.final_to_zero),
     "dpm_solver_sde": (dict(eta=0.5, schedule="edm"), lambda s: s.eta == 0.5 and s.schedule == "edm"),
+    "unipc": (dict(variant="bh1", lower_order_final=False), lambda s: s.variant == "bh1" and not s.lower_order_final),
     "annealed_langevin": (dict(n_steps_each=3), lambda s: s.n_steps_each == 3),
     "langevin": (dict(step_size=0.05), lambda s: s.step_size == 0.05),
 }
@@ -594,6 +647,7 @@ def test_sampler_from_config_errors_are_one_line_naming_the_field():
     bad("ode", r"sampling\.ode\.solver='rk4'", solver="rk4")
     bad("pc", r"sampling\.pc\.ts='1,a'", ts="1,a")
     bad("dpm_solver", r"sampling\.dpm_solver.*\border\b", order=4)
+    bad("unipc", r"sampling\.unipc.*\bvariant\b", variant="bh3")
     # the process: PC / reverse SDE / PF-ODE need an SDE; annealed Langevin a sigma ladder
     for method in ("pc", "reverse_sde", "ode"):
         msg = bad(method, rf"sampling\.method='{method}'", LADDER)

@@ -5,7 +5,7 @@
   (`LangevinCorrector`, `AnnealedLangevinCorrector`) Modules, one lax.scan.
 - `AnnealedLangevin` (NCSN, on a `SigmaLadder`), `Langevin` (noise-free scores).
 - `ProbabilityFlow`: the PF-ODE with any explicit RK diffrax solver and step-size controller.
-- `EDMHeun`, `DPMSolverPP` (1S / 2M / 3M), `DPMSolverPPSDE` (2M-SDE): solvers in sigma.
+- `EDMHeun`, `DPMSolverPP` (1S / 2M / 3M), `DPMSolverPPSDE` (2M-SDE), `UniPC` (UniP + UniC): solvers in sigma.
 - Grids: every fixed-step sampler takes `ts=` (time) or `sigmas=` (noise level); `edm_sigmas`,
   `logsnr_sigmas`, `uniform_times`, `sigma_schedule` make them.
 - `sampler_from_config`: `sampling.method` + the method's sub-dict.
@@ -43,6 +43,7 @@ from ._steps import (
     langevin_corrector_step,
     reverse_diffusion_step,
 )
+from ._unipc import UniPC, unipc
 
 __all__ = [
     "AbstractSampler",
@@ -61,6 +62,7 @@ __all__ = [
     "EDMHeun",
     "DPMSolverPP",
     "DPMSolverPPSDE",
+    "UniPC",
     "sampler_from_config",
     "method_fields",
     "parse_grid",
@@ -76,6 +78,7 @@ __all__ = [
     "dpm_solver_2m",
     "dpm_solver_3m",
     "dpm_solver_2m_sde",
+    "unipc",
     "integrate_flow",
     "ode_solve",
     "fixed_step_solve",

@@ -21,6 +21,7 @@ from ._pc import PredictorCorrector
 from ._pf_ode import ProbabilityFlow
 from ._predictors import AnnealedLangevinCorrector, EulerMaruyama, LangevinCorrector, ReverseDiffusion
 from ._reverse_sde import ReverseSDE
+from ._unipc import UniPC
 
 PREDICTORS = {"reverse_diffusion": ReverseDiffusion, "euler_maruyama": EulerMaruyama, "none": None}
 CORRECTORS = {"langevin": LangevinCorrector, "ald": AnnealedLangevinCorrector, "none": None}
@@ -37,6 +38,8 @@ DEFAULTS = {
                      sigmas=""),
     "dpm_solver": dict(n_steps=20, order=2, schedule="logsnr", rho=7.0, eps=1e-3, final_to_zero=True, sigmas=""),
     "dpm_solver_sde": dict(n_steps=50, eta=1.0, s_noise=1.0, schedule="logsnr", rho=7.0, eps=1e-3, sigmas=""),
+    "unipc": dict(n_steps=10, order=3, variant="bh2", schedule="logsnr", rho=7.0, eps=1e-3, final_to_zero=True,
+                  lower_order_final=True, sigmas=""),
     "annealed_langevin": dict(n_steps_each=100, step_lr=2e-5, denoise=True),
     "langevin": dict(n_steps=1000, step_size=0.01, init_scale=1.0),
 }  # fmt: skip
@@ -105,6 +108,11 @@ def _build(method: str, f: dict, where: str) -> AbstractSampler:
         return DPMSolverPPSDE(
             f["n_steps"], f["eta"], f["s_noise"], f["schedule"], f["rho"], f["eps"],
             parse_grid(f"{where}.sigmas", f["sigmas"]),
+        )  # fmt: skip
+    if method == "unipc":
+        return UniPC(
+            f["n_steps"], f["order"], f["variant"], f["schedule"], f["rho"], f["eps"], f["final_to_zero"],
+            f["lower_order_final"], parse_grid(f"{where}.sigmas", f["sigmas"]),
         )  # fmt: skip
     if method == "annealed_langevin":
         return AnnealedLangevin(f["n_steps_each"], f["step_lr"], f["denoise"])
