@@ -12,7 +12,7 @@ the best sampler within 10% of its own 1000-NFE SWD at <= 10 NFE? Only samplers 
 (1000-NFE SWD within 1.5x the data-vs-data floor) are candidates.
 
     .venv/bin/python tools/bench_accuracy.py [--quick] [--dims 2,64] [--sdes vp,ve] [--n 10000]
-        [--budgets 5,8,10,15,20,50,1000]
+        [--budgets 5,8,10,15,20,50,1000] [--samplers unipc,dpm_solver++]
 
 Run time is mostly tracing + XLA compilation, one program per sampler and budget.
 --quick runs budgets 10 and 1000, VP only, 2000 samples.
@@ -86,10 +86,14 @@ def sampler_table(sde, budget: int) -> dict[str, sv.AbstractSampler]:
         "dpm_solver++ 2M": sv.DPMSolverPP(b),
         "dpm_solver++ 3M": sv.DPMSolverPP(b, order=3),
         "dpm_solver++ 2M-SDE": sv.DPMSolverPPSDE(b),
+        "unipc 2": sv.UniPC(b, order=2),
+        "unipc 3": sv.UniPC(b, order=3),
         "user grid: edm_heun": sv.EDMHeun(sigmas=user_sigmas(sde, (b + 1) // 2)),
         "user grid: dpm_solver++ 2M": sv.DPMSolverPP(sigmas=user_sigmas(sde, b)),
         "user grid: dpm_solver++ 3M": sv.DPMSolverPP(order=3, sigmas=user_sigmas(sde, b)),
         "user grid: dpm_solver++ 2M-SDE": sv.DPMSolverPPSDE(sigmas=user_sigmas(sde, b)),
+        "user grid: unipc 2": sv.UniPC(order=2, sigmas=user_sigmas(sde, b)),
+        "user grid: unipc 3": sv.UniPC(order=3, sigmas=user_sigmas(sde, b)),
     }
     if isinstance(sde, VESDE):
         # NCSN's sampler on 10 geometric VE noise levels, (budget - 1) / 10 steps each.
@@ -123,12 +127,14 @@ def run_setting(dim: int, sde_name: str, args, budgets, tols):
     t0 = time.perf_counter()
     for b in budgets:
         for name, sampler in sampler_table(sde, b).items():
+            if args.samplers and not any(p in name for p in args.samplers.split(",")):
+                continue
             process = ladder if name.startswith("annealed") else sde
             x, nfe = draw(sampler, process, mixture, shape, k_samp, x_init)
             ok = bool(jnp.all(jnp.isfinite(x)))
             results.setdefault(name, {})[b] = (float(swd(x, data)) if ok else float("nan"), int(nfe))
     adaptive = []
-    for tol in tols:
+    for tol in tols if not args.samplers else ():
         pf = sv.ProbabilityFlow(stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol))
         x, nfe = draw(pf, sde, mixture, shape, k_samp, x_init)
         adaptive.append([f"PF tsit5 adaptive, rtol=atol={tol:g}", int(nfe), float(swd(x, data))])
@@ -139,8 +145,9 @@ def run_setting(dim: int, sde_name: str, args, budgets, tols):
     rows = [[name] + [f"{res[b][0]:.4f} ({res[b][1]})" for b in budgets] for name, res in results.items()]
     rows.append(["data vs data (floor)"] + [f"{floor:.4f} +- {floor_sd:.4f}"] * len(budgets))
     print(bu.markdown_table(["sampler: SWD (NFE used)"] + [f"NFE <= {b}" for b in budgets], rows))
-    print()
-    print(bu.markdown_table(["adaptive", "NFE", "SWD"], adaptive))
+    if adaptive:
+        print()
+        print(bu.markdown_table(["adaptive", "NFE", "SWD"], adaptive))
 
     verdict = None
     small = [b for b in budgets if b <= 10]
@@ -167,6 +174,7 @@ def main():
     p.add_argument("--sdes", default=None, help="comma-separated vp, ve (default both; quick: vp)")
     p.add_argument("--n", type=int, default=None, help="samples per set (default 10000, quick 2000)")
     p.add_argument("--budgets", default=None, help="comma-separated NFE budgets (default 5,8,10,15,20,50,1000)")
+    p.add_argument("--samplers", default=None, help="comma-separated parts of sampler names to run (default all)")
     args = p.parse_args()
     budgets = tuple(int(b) for b in args.budgets.split(",")) if args.budgets else BUDGETS
     if args.quick and not args.budgets:
