@@ -10,6 +10,7 @@ beside the same ratio against the per-call cost of a bare lax.scan of score call
 a score call inside a loop, which is what an ideal sampler pays).
 
     .venv/bin/python tools/bench_samplers.py [--quick] [--repeats N] [--settings mlp,conv] [--nfe 200]
+        [--samplers UniPC,DPM]
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def samplers(sde, shape, nfe: int):
         "DPMSolverPP 2M (n=20)": (sde, sv.DPMSolverPP(20)),
         "DPMSolverPP 3M (n=20)": (sde, sv.DPMSolverPP(20, order=3)),
         f"DPMSolverPPSDE 2M-SDE (n={n})": (sde, sv.DPMSolverPPSDE(n)),
+        "UniPC bh2 order 2 (n=20)": (sde, sv.UniPC(20, order=2)),
+        "UniPC bh2 order 3 (n=20)": (sde, sv.UniPC(20, order=3)),
         f"ReverseSDE, one key per sample (n={n})": (sde, sv.ReverseSDE(n)),
     }
 
@@ -78,7 +81,11 @@ def run_setting(name: str, args, repeats: int, nfe: int):
     sde = VPSDE()
     key = jr.key(args.seed + 1)
     score_of = lambda p: bu.batched(eqx.combine(p, static))  # noqa: E731
-    table = samplers(sde, shape, nfe)
+    table = {
+        k: v
+        for k, v in samplers(sde, shape, nfe).items()
+        if not args.samplers or any(part in k for part in args.samplers.split(","))
+    }
 
     compiled, ctimes, counted = {}, {}, {}
     for sname, (process, sampler) in table.items():
@@ -161,6 +168,7 @@ def run_setting(name: str, args, repeats: int, nfe: int):
 def main():
     p = bu.arg_parser(__doc__.splitlines()[0], repeats=3)
     p.add_argument("--settings", default="mlp", help="comma-separated: mlp, conv, conv-nchw")
+    p.add_argument("--samplers", default=None, help="comma-separated parts of sampler names to run (default all)")
     p.add_argument("--nfe", type=int, default=None, help="score calls of the long samplers (default 200, quick 100)")
     args = p.parse_args()
     repeats = bu.repeats_from(args, 3)
