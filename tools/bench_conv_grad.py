@@ -1,22 +1,20 @@
 """Issue 13 probes: where XLA:CPU's convolution gradients are slow, and two rewrites that did not help.
 
-    python tools/bench_conv_grad.py            # 32 x 32x32x128 activations, 3x3 conv, 128 -> 128 channels
+    python tools/bench_conv_grad.py --multi-thread   # as in BENCHMARKS.md: both cores, as P4's fair row
 
 1. A chain of four 3x3 convolutions, unrolled against `jax.lax.scan` over the stacked weights: forward and
-   weight gradient. (Why the U-Net does not scan its repeated blocks on CPU.)
+   weight gradient. (Why the U-Net does not scan its repeated blocks on CPU.) The scanned gradient, 70-80 s
+   a call here, is timed in the first round only.
 2. The weight gradient of one 3x3 convolution: XLA's own (autodiff of conv_general_dilated) against nine
    shifted GEMMs and one im2col GEMM, beside the forward and the input gradient for scale; relative
    error against XLA's.
+3. The weight gradient's GEMM shape, [N*H*W, C]^T [N*H*W, O], against the same product with the transposed
+   operand already materialised.
 
-XLA default threads (both cores), medians of 5 timed calls after one warm-up. Takes about 9 minutes: the
-scanned weight gradient alone is about 80 s a call.
+Interleaved rounds (tools/_bench_utils.py), medians of wall time; each executable compiled before timing.
 """
 
-import argparse
-import os
-import statistics
-import time
-
+import _bench_utils as bu  # sets the XLA thread flags before jax is imported
 import jax
 import jax.numpy as jnp
 
@@ -25,17 +23,12 @@ def conv(x, w):
     return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def timed(fn, *args, repeats=5) -> tuple[float, jax.Array]:
-    out = jax.block_until_ready(fn(*args))
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), out
+def compiled(fn, *args):
+    exe, _ = bu.compile_timed(fn, *args)
+    return lambda: exe(*args)
 
 
-def chain_rows(x, ws) -> list[str]:
+def chain_table(x, ws, repeats: int) -> str:
     def unrolled(x, ws):
         for i in range(ws.shape[0]):
             x = conv(x, ws[i])
@@ -44,15 +37,17 @@ def chain_rows(x, ws) -> list[str]:
     def scanned(x, ws):
         return jax.lax.scan(lambda c, w: (conv(c, w), None), x, ws)[0].sum()
 
-    rows = []
+    fns = {}
     for name, f in (("unrolled", unrolled), ("lax.scan", scanned)):
-        fwd, _ = timed(jax.jit(f), x, ws)
-        grad, _ = timed(jax.jit(jax.grad(f, argnums=1)), x, ws)
-        rows.append(f"| {name} | {fwd * 1e3:.0f} | {grad * 1e3:.0f} |")
-    return rows
+        fns[f"{name} forward"] = compiled(f, x, ws)
+        fns[f"{name} gradient"] = compiled(jax.grad(f, argnums=1), x, ws)
+    t = bu.interleaved_times(fns, repeats, once=("lax.scan gradient",))
+    ms = lambda name: t.median(name, "wall") * 1e3  # noqa: E731
+    rows = [[n, f"{ms(n + ' forward'):.0f}", f"{ms(n + ' gradient'):.0f}"] for n in ("unrolled", "lax.scan")]
+    return bu.markdown_table(["four chained convs", "forward ms", "weight-gradient ms"], rows)
 
 
-def wgrad_rows(x, w, dy) -> list[str]:
+def wgrad_table(x, w, dy, repeats: int) -> str:
     n, h, wd, c = x.shape
     o = dy.shape[-1]
 
@@ -72,39 +67,54 @@ def wgrad_rows(x, w, dy) -> list[str]:
     def dgrad(x, dy):
         return jax.vjp(lambda x: conv(x, w), x)[1](dy)[0]
 
+    cases = {
+        "weight gradient, XLA": xla,
+        "weight gradient, 9 shifted GEMMs": shifted,
+        "weight gradient, im2col GEMM": im2col,
+        "input gradient, XLA": dgrad,
+        "forward, XLA": lambda x, dy: conv(x, w),
+    }
+    outputs: dict = {}
+    t = bu.interleaved_times({k: compiled(f, x, dy) for k, f in cases.items()}, repeats, outputs=outputs)
+    ref = outputs["weight gradient, XLA"]
     flops = 2 * n * h * wd * 9 * c * o
-    ref = jax.jit(xla)(x, dy)
     rows = []
-    cases = (
-        ("weight gradient, XLA", xla),
-        ("weight gradient, 9 shifted GEMMs", shifted),
-        ("weight gradient, im2col GEMM", im2col),
-        ("input gradient, XLA", dgrad),
-        ("forward, XLA", lambda x, dy: conv(x, w)),
-    )
-    for name, f in cases:
-        s, out = timed(jax.jit(f), x, dy)
+    for name in cases:
+        s, out = t.median(name, "wall"), outputs[name]
         err = f"{float(jnp.abs(out - ref).max() / jnp.abs(ref).max()):.1e}" if out.shape == ref.shape else ""
-        rows.append(f"| {name} | {s * 1e3:.0f} | {flops / s / 1e9:.0f} | {err} |")
-    return rows
+        rows.append([name, f"{s * 1e3:.0f}", f"{flops / s / 1e9:.0f}", err])
+    return bu.markdown_table(["one conv", "ms", "GFLOP/s", "rel. err vs XLA"], rows)
+
+
+def gemm_table(x, dy, repeats: int) -> str:
+    a, b = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
+    a_t = jnp.asarray(a.T.copy())
+    fns = {
+        "a^T b (a [K, C], the weight gradient's shape)": compiled(lambda a, b: a.T @ b, a, b),
+        "a_t b (a_t [C, K] materialised)": compiled(lambda a_t, b: a_t @ b, a_t, b),
+    }
+    t = bu.interleaved_times(fns, repeats)
+    flops = 2 * a.shape[0] * a.shape[1] * b.shape[1]
+    rows = [[k, f"{t.median(k, 'wall') * 1e3:.1f}", f"{flops / t.median(k, 'wall') / 1e9:.0f}"] for k in fns]
+    return bu.markdown_table([f"GEMM, K = {a.shape[0]}", "ms", "GFLOP/s"], rows)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = bu.arg_parser(__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--channels", type=int, default=128)
     args = p.parse_args()
-    n, c = args.batch, args.channels
-    kx, kd, kw = jax.random.split(jax.random.key(0), 3)
+    repeats = bu.repeats_from(args, 5)
+    n, c = (4, 32) if args.quick else (args.batch, args.channels)
+    kx, kd, kw = jax.random.split(jax.random.key(args.seed), 3)
     x = jax.random.normal(kx, (n, 32, 32, c))
     dy = jax.random.normal(kd, (n, 32, 32, c))
     w = jax.random.normal(kw, (3, 3, c, c)) * 0.05
-    print(f"jax {jax.__version__}, {os.cpu_count()} cpu cores, load average {os.getloadavg()[0]:.2f}")
-    print(f"activations [{n}, 32, 32, {c}] (NHWC), 3x3 convolutions {c} -> {c}\n")
-    print("| four chained convs | forward ms | weight-gradient ms |\n| --- | --- | --- |")
-    print("\n".join(chain_rows(x, jnp.stack([w] * 4) * 0.5)) + "\n")
-    print("| one conv | ms | GFLOP/s | rel. err vs XLA |\n| --- | --- | --- | --- |")
-    print("\n".join(wgrad_rows(x, w, dy)))
+    print(bu.machine_line())
+    print(f"activations [{n}, 32, 32, {c}] (NHWC), 3x3 convolutions {c} -> {c}; {repeats} interleaved rounds\n")
+    print(chain_table(x, jnp.stack([w] * 4) * 0.5, repeats) + "\n")
+    print(wgrad_table(x, w, dy, repeats) + "\n")
+    print(gemm_table(x, dy, repeats))
 
 
 if __name__ == "__main__":
