@@ -1,5 +1,6 @@
 """SD flow: exact-score velocity, KL decrease, the diffusion link, a tiny kernel run, determinism, bad inputs."""
 
+import copy
 import os
 import sys
 
@@ -217,15 +218,24 @@ def _learned_tiny():
                     "learned.checkpoint_every": 200, "learned.refit_steps": 2, "flow.sigma_max": 4.0})  # fmt: skip
 
 
-def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path):
-    """Both score nets trained by DSM, the source net re-fitted on the particles every step, then the flow."""
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory):
+    """Both score nets of _learned_tiny() trained once by DSM (400 steps each); (cfg, workdir, what trained)."""
     from projects.sdflow import training
     from tests.projects._ncsn_helpers import mesh_of
 
-    cfg, workdir = _learned_tiny(), str(tmp_path / "run")
+    cfg, workdir = _learned_tiny(), str(tmp_path_factory.mktemp("sdflow_learned") / "run")
+    return cfg, workdir, training.run(cfg, workdir, mesh_of(1))
+
+
+def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path, learned_run):
+    """Both score nets trained by DSM, the source net re-fitted on the particles every step, then the flow."""
+    from tests.projects._ncsn_helpers import mesh_of
+
     with pytest.raises(ValueError, match="no trained target score net"):
-        proxies.from_config(cfg, components.target_samples(cfg, "train"), workdir)
-    assert training.run(cfg, workdir, mesh_of(1)) == ["target", "source"]
+        proxies.from_config(_learned_tiny(), components.target_samples(_learned_tiny(), "train"), str(tmp_path))
+    cfg, workdir, trained = learned_run
+    assert trained == ["target", "source"]
     _, record = flowing.run(cfg, workdir, mesh_of(1))
     out = flowing.output_dir(cfg, workdir)
     assert os.path.relpath(out, workdir).startswith(os.path.join("flow", "particles-learned-learned_eta0.5_seed0_"))
@@ -248,13 +258,12 @@ def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path):
     assert flowing.TRACES["flow"] == flows and not np.allclose(other, again)
 
 
-def test_stale_source_net_diverges_and_refit_keeps_it_bounded(tmp_path):
+def test_stale_source_net_diverges_and_refit_keeps_it_bounded(learned_run):
     """Why the source net is re-fitted every step: frozen, it keeps pushing particles out (q_sigma stays N(0, I))."""
-    from projects.sdflow import training
     from tests.projects._ncsn_helpers import mesh_of
 
-    cfg, workdir = _learned_tiny(), str(tmp_path / "run")
-    training.run(cfg, workdir, mesh_of(1))
+    cfg, workdir, _ = learned_run
+    cfg = copy.deepcopy(cfg)
     target = components.target_samples(cfg, "train")
     refit, _, _, _ = flowing.particles(cfg, mesh_of(1), workdir, target)
     cfg.learned.refit_steps = 0
