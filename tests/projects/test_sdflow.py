@@ -232,8 +232,9 @@ def test_learned_proxies_train_flow_eval_and_deterministic(tmp_path, learned_run
     """Both score nets trained by DSM, the source net re-fitted on the particles every step, then the flow."""
     from tests.projects._ncsn_helpers import mesh_of
 
+    untrained = _learned_tiny()
     with pytest.raises(ValueError, match="no trained target score net"):
-        proxies.from_config(_learned_tiny(), components.target_samples(_learned_tiny(), "train"), str(tmp_path))
+        proxies.from_config(untrained, components.target_samples(untrained, "train"), str(tmp_path))
     cfg, workdir, trained = learned_run
     assert trained == ["target", "source"]
     _, record = flowing.run(cfg, workdir, mesh_of(1))
