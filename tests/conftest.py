@@ -24,3 +24,9 @@ import pytest  # noqa: E402
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow first (collection order otherwise): under xdist a long test that starts late leaves the
+    other workers idle at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -97,11 +97,11 @@ def _state():
     return train.init_state(net, train.make_optimizer(ConfigDict(dict(lr=1e-3))), jax.random.key(1))[0]
 
 
-def _popen(*args, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1", **(env_extra or {})})
+def _popen(*args, devices=None):
+    from tests._processes import child_env  # here, not at the top: run as a script, this file has no `tests` package
+
     cmd = [sys.executable, HERE, *map(str, args)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, env=child_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for(path, proc, timeout=120.0):
@@ -183,8 +183,7 @@ def test_sigterm_on_one_of_two_processes_saves_the_same_step_on_both(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     dist = [f"--coordinator=127.0.0.1:{port}", "--num_processes=2"]
-    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    procs = [_popen(workdir, "--sleep", 0.01, *dist, f"--process_id={i}", env_extra=env) for i in range(2)]
+    procs = [_popen(workdir, "--sleep", 0.01, *dist, f"--process_id={i}", devices=2) for i in range(2)]
     try:
         _wait_for(os.path.join(workdir, "checkpoints", "10"), procs[0])
         procs[1].send_signal(signal.SIGTERM)  # process 0 is not signalled: the preemption service tells it

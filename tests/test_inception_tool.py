@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from scoresde import data
+from tests._processes import child_env
 from tests.test_inception import write_random_weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,9 +40,8 @@ def test_statistics_of_the_train_split(inputs):
 
 
 def _cli(*args):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     cmd = [sys.executable, os.path.join(ROOT, "tools", "dataset_stats.py"), *args]
-    return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, env=child_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_bad_inputs_fail_in_one_line_and_write_nothing(inputs):

@@ -13,9 +13,11 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import numpy as np
+import pytest
 from absl import flags
 
 from scoresde import checkpoint, interop, parallel, project
+from tests._processes import child_env
 
 from .fixtures import ROOT
 
@@ -29,8 +31,7 @@ def run_tool(workdir, *extra):
     overrides = [f"--config.{k}={v}".replace(" ", "") for k, v in TINY.items()]
     cmd = [sys.executable, str(REPO / "tools" / "import_checkpoint.py"), "--format=score_sde_pytorch",
            f"--checkpoint={CKPT}", "--config=configs/cifar.py", f"--workdir={workdir}", *overrides, *extra]  # fmt: skip
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=child_env(), timeout=300)
 
 
 def tiny_cifar_config():
@@ -44,6 +45,7 @@ def tiny_cifar_config():
     return cfg
 
 
+@pytest.mark.slow
 def test_imported_workdir_restores_the_checkpoints_ema_network(tmp_path):
     from projects.ncsn import components, training
 

@@ -177,6 +177,7 @@ def test_fresh_network_output_is_near_zero():
         assert float(jnp.max(jnp.abs(fresh.conv_in.weight))) > 0.1  # the others are not
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad_compose(small_nets):
     # One gradient compile (NCSN++, whose blocks DDPM++ and DDPM share); equality with the reference
     # code, every option included, is tests/interop/.

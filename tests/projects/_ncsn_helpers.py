@@ -11,6 +11,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from configs import toy2d  # noqa: E402
+from tests._processes import child_env  # noqa: E402
 
 
 def tiny_toy_config(**overrides):
@@ -43,21 +44,17 @@ def mesh_of(n_devices: int, fsdp: int = 1):
     return parallel.make_mesh(fsdp=fsdp, devices=jax.devices()[:n_devices])
 
 
-def run_cli(args, *, env_extra=None, timeout=600, **popen):
-    """Run projects/ncsn/main.py in a fresh process (1 CPU device unless XLA_FLAGS says otherwise)."""
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"})
-    env.update(env_extra or {})
+def run_cli(args, *, devices=None, timeout=600, **popen):
+    """Run projects/ncsn/main.py in a fresh process on `devices` CPU devices (default 1)."""
     cmd = [sys.executable, os.path.join(ROOT, "projects", "ncsn", "main.py"), *args]
+    env = child_env(devices)
     return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, **popen)
 
 
-def cli_popen(args, *, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"})
-    env.update(env_extra or {})
+def cli_popen(args, *, devices=None):
     cmd = [sys.executable, os.path.join(ROOT, "projects", "ncsn", "main.py"), *args]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, env=child_env(devices), cwd=ROOT, **pipes)
 
 
 def toy_cli_args(workdir, *extra):

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from tests._processes import child_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROJECTS = ("ncsn", "dgflow", "sdflow")
 STARTUP = ("Unable to initialize backend",)  # jax's one INFO line when it looks for accelerators
@@ -215,10 +217,7 @@ def _listing(path: str) -> dict[str, tuple[int, int]] | None:
 
 
 def _env(devices: int = 1) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1", "PYTHONPATH": ROOT,
-                "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"})  # fmt: skip
-    return env
+    return child_env(devices, PYTHONPATH=ROOT)
 
 
 def _record(project: str, workdir: str) -> None:

@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +20,8 @@ if ROOT not in sys.path:
 from configs.dgflow import grid25  # noqa: E402
 from projects.dgflow import checks, components, evaluation, refinement, training  # noqa: E402
 from scoresde import parallel  # noqa: E402
+from tests._processes import child_env  # noqa: E402
+from tests._shared import built_once  # noqa: E402
 
 
 def _set(c, overrides):
@@ -51,16 +54,23 @@ def mesh_of(n):
 
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory):
-    """A WGAN-GP of small MLPs on 25 Gaussians (500 steps, one device) plus a corrector, trained once."""
+    """A WGAN-GP of small MLPs on 25 Gaussians (500 steps, one device) plus a corrector, trained once per test run.
+
+    Shared by the xdist workers (tests/_shared.py): tests only read it; the one that refines and evaluates copies it.
+    """
     cfg = tiny_config(**{"corrector.train": True})
-    workdir = str(tmp_path_factory.mktemp("dgflow") / "run")
-    checks.validate(cfg, workdir, "train")
-    assert training.run(cfg, workdir, mesh_of(1)) is False
-    return cfg, workdir
+
+    def train(path):
+        workdir = str(path / "run")
+        checks.validate(cfg, workdir, "train")
+        assert training.run(cfg, workdir, mesh_of(1)) is False
+
+    return cfg, str(built_once(tmp_path_factory, "dgflow_gan_run", train) / "run")
 
 
-def test_train_refine_eval_writes_samples_pictures_and_metrics(gan_run):
-    cfg, workdir = gan_run
+def test_train_refine_eval_writes_samples_pictures_and_metrics(gan_run, tmp_path):
+    cfg, workdir = gan_run[0], str(tmp_path / "run")
+    shutil.copytree(gan_run[1], workdir)  # refine and eval write into the workdir; the trained run is shared
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["500"]
     assert sorted(os.listdir(os.path.join(workdir, "corrector"))) == ["400"]
     mesh = checks.validate(cfg, workdir, "refine")
@@ -84,6 +94,7 @@ def test_train_refine_eval_writes_samples_pictures_and_metrics(gan_run):
     assert res["data (floor)"]["hq_percent"] > 99 and res["data (floor)"]["modes_covered"] == 25
 
 
+@pytest.mark.slow
 def test_dgflow_raises_quality_without_losing_modes_and_beats_ddls(gan_run):
     """On the tiny WGAN-GP: DGflow-KL with the critic lifts % high quality, keeps the modes, >= DDLS (same #grads).
 
@@ -117,6 +128,7 @@ def _nudged(tree, seed: int):
     return jax.tree_util.tree_map(nudge, tree)
 
 
+@pytest.mark.slow
 def test_refinement_same_by_index_on_any_mesh_and_batch_split_with_one_compilation(gan_run):
     """Particle i depends on (refine.seed, i) only; the models are arguments of one compiled program.
 
@@ -154,6 +166,7 @@ def test_refinement_same_by_index_on_any_mesh_and_batch_split_with_one_compilati
     assert not np.allclose(one["dgflow_kl"], one["before"])
 
 
+@pytest.mark.slow
 def test_gan_training_on_eight_devices_matches_one_device(tmp_path):
     """The alternating step sharded over 8 devices (batch split, gradients all-reduced) gives the same weights."""
     cfg = tiny_config(**{"training.n_steps": 10, "training.checkpoint_every": 10, "training.batch_size": 32})
@@ -180,8 +193,6 @@ def test_corrector_separates_data_from_generated_samples(gan_run):
 def test_checkpoints_export_g_and_d_and_refine_restores_them_without_the_optimizer_state(gan_run, tmp_path):
     """Every GAN / corrector step holds a model export; with the full states deleted, refine's restore reads the
     exports alone (the same G, d and corrector); checkpoints without exports still restore from the full state."""
-    import shutil
-
     cfg, workdir = gan_run
     template, _, statics, _ = training.build_gan(cfg, mesh_of(1))
     full, _ = training.restore_checkpoint(training.model_dir(workdir), template, "GAN")
@@ -208,6 +219,7 @@ def test_checkpoints_export_g_and_d_and_refine_restores_them_without_the_optimiz
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_vae_with_corrector_trains_and_refines_in_data_space(tmp_path):
     cfg = tiny_config(
         **{
@@ -270,11 +282,9 @@ def test_cifar_without_the_archive_is_a_clear_error(tmp_path):
 
 def test_cli_refine_without_training_exits_with_one_error_line(tmp_path):
     workdir = str(tmp_path / "cli")
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env["JAX_PLATFORMS"] = "cpu"
     cmd = [sys.executable, os.path.join(ROOT, "projects", "dgflow", "main.py"),
            "--config=configs/dgflow/grid25.py", f"--workdir={workdir}", "--mode=refine"]  # fmt: skip
-    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, env=child_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and "run --mode=train first" in last, out.stderr[-1500:]
@@ -290,16 +300,15 @@ TWO_PROCESS = {"training.n_steps": 20, "training.checkpoint_every": 20, "trainin
 
 
 def _dgflow_cli(workdir, mode, *extra, devices: int):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1",
-                "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"})  # fmt: skip
     args = ["--config=configs/dgflow/grid25.py", f"--workdir={workdir}", f"--mode={mode}",
             *(f"--config.{k}={v!r}" if isinstance(v, tuple) else f"--config.{k}={v}" for k, v in TWO_PROCESS.items()),
             *extra]  # fmt: skip
     cmd = [sys.executable, os.path.join(ROOT, "projects", "dgflow", "main.py"), *args]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, env=child_env(devices), cwd=ROOT, **pipes)
 
 
+@pytest.mark.slow
 def test_two_process_distributed_train_and_refine_match_one_process(tmp_path):
     """WGAN-GP training and DGflow/DDLS refinement over 2 processes x 4 devices = 1 process x 8 devices.
 

@@ -54,6 +54,7 @@ def test_eight_device_run_matches_one_device(tmp_path, fsdp):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     cfg = tiny_toy_config(**{"training.n_steps": 150, "training.checkpoint_every": 10})
     ref_dir = str(tmp_path / "ref")
@@ -117,7 +118,7 @@ def _assert_clean_failure(out, workdir, needle):
 def test_cli_bad_inputs_fail_in_one_line_and_write_nothing(tmp_path, extra, needle):
     workdir = str(tmp_path / "bad")
     _assert_clean_failure(
-        run_cli(toy_cli_args(workdir, *extra), env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}),
+        run_cli(toy_cli_args(workdir, *extra), devices=2),
         workdir,
         needle,
     )
@@ -196,11 +197,10 @@ def _two_processes(tmp_path, workdir, *extra):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env4 = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     procs = [
         cli_popen(
             toy_cli_args(workdir, *extra, f"--coordinator=127.0.0.1:{port}", "--num_processes=2", f"--process_id={i}"),
-            env_extra=env4,
+            devices=4,
         )
         for i in range(2)
     ]
@@ -217,13 +217,13 @@ def _drawn_rows(log: str) -> tuple[int, set[int]]:
     return int(words[0]), set(range(lo, hi + 1))
 
 
+@pytest.mark.slow
 def test_two_process_distributed_run_matches_one_process(tmp_path):
     import shutil
 
     common = ["--config.training.n_steps=20", "--config.training.checkpoint_every=20"]
     logs = _two_processes(tmp_path, str(tmp_path / "dist"), *common)
-    env8 = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    single = run_cli(toy_cli_args(str(tmp_path / "single"), *common), env_extra=env8)
+    single = run_cli(toy_cli_args(str(tmp_path / "single"), *common), devices=8)
     assert single.returncode == 0, single.stderr[-2000:]
     ref = _losses(single.stderr)
     assert len(ref) == 2

@@ -43,6 +43,7 @@ def run(tmp_path_factory):
     return d, archive, weights, workdir
 
 
+@pytest.mark.slow
 def test_eval_reports_fid_is_kid_with_stats_from_the_train_split_or_a_file(run):
     d, archive, weights, workdir = run
     cfg = _config(archive, inception_path=weights)

@@ -17,6 +17,7 @@ if ROOT not in sys.path:
 from configs.sdflow import gauss_to_25gaussians  # noqa: E402
 from projects.sdflow import checks, components, evaluation, flow, flowing, proxies  # noqa: E402
 from scoresde import oracle, sde, solvers  # noqa: E402
+from tests._processes import child_env  # noqa: E402
 
 
 def _tiny(**kw):
@@ -272,6 +273,7 @@ def test_stale_source_net_diverges_and_refit_keeps_it_bounded(learned_run):
     assert np.abs(refit[-1]).max() < 8 < np.abs(frozen[-1]).max()
 
 
+@pytest.mark.slow
 def test_generator_is_a_one_step_sampler_and_resumes(tmp_path):
     from configs.sdflow import gauss_to_25gaussians_generator
     from projects.sdflow import generator, training
@@ -323,13 +325,11 @@ def test_cifar_source_without_the_archive_names_source_path(tmp_path):
 def _sdflow_cli(workdir, *extra, devices: int):
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1",
-                "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"})  # fmt: skip
     args = ["--config=configs/sdflow/gauss_to_25gaussians.py", f"--workdir={workdir}", "--mode=flow",
             *(f"--config.{k}={v}" for k, v in TWO_PROCESS.items()), *extra]  # fmt: skip
     cmd = [sys.executable, os.path.join(ROOT, "projects", "sdflow", "main.py"), *args]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, env=child_env(devices), cwd=ROOT, **pipes)
 
 
 # _tiny() with noise: each process must draw its own particles' noise (fold_in(key, global index))
@@ -337,6 +337,7 @@ TWO_PROCESS = {"flow.n_particles": 256, "target.n": 256, "target.n_test": 256, "
                "flow.steps_per_level": 5, "flow.noise": 0.01}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_two_process_distributed_flow_matches_one_process(tmp_path):
     """Particles sharded over 2 processes x 4 devices (jax.distributed on 127.0.0.1) = this process's 8 devices,
     to the float32 bound of `_float32_tolerance`."""
