@@ -1,11 +1,14 @@
-"""Test setup: 8 host CPU devices, jaxtyping + beartype shape checks on scoresde, no compilation cache.
+"""Test setup: 8 host CPU devices, compiled at LLVM level 0 (tests/_processes.py); jaxtyping + beartype shape
+checks on scoresde; no compilation cache.
 
 These must happen before jax or scoresde is imported anywhere, so this file does them first.
 """
 
 import os
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+from tests._processes import xla_flags  # noqa: E402  (standard library only)
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + xla_flags(devices=8)).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # No persistent compilation cache: the mains the tests run (in process or not) never write to a user cache.
 os.environ["SCORESDE_CACHE"] = "off"

@@ -16,7 +16,7 @@ if ROOT not in sys.path:
 
 from configs.sdflow import gauss_to_25gaussians  # noqa: E402
 from projects.sdflow import checks, components, evaluation, flow, flowing, proxies  # noqa: E402
-from scoresde import oracle, sde, solvers  # noqa: E402
+from scoresde import metrics, oracle, sde, solvers  # noqa: E402
 from tests._processes import child_env  # noqa: E402
 
 
@@ -289,7 +289,15 @@ def test_generator_is_a_one_step_sampler_and_resumes(tmp_path):
     path, record = flowing.run(cfg, workdir, mesh_of(1))
     assert record["nfe"] == 1 and path.shape == (2, 1000, 2)
     result = evaluation.run(cfg, workdir, mesh_of(1))
-    assert result["final_swd"] < 0.85 * result["levels"][0]["swd"], result
+    assert np.isfinite(result["final_swd"]) and len(result["levels"]) == 2, result
+    # G moves mass onto the modes, spread over the grid: the share of points within 0.5 (a quarter of the grid
+    # spacing) of a mode, measured 0.19-0.22 for the source and 0.75-0.93 for G(z) (seeds 0-5, and seed 0 compiled
+    # at LLVM level 0), and the per-coordinate std (the grid's is 2.83, the source's 1; G(z) 3.4-3.8, a collapsed G
+    # near 0). The SWD ratio to the source's is not a stable check at this size: 0.73-1.03 over those seeds.
+    modes = jnp.asarray(oracle.grid_mixture().means)
+    near = [float(jnp.mean(metrics.nearest_mode(jnp.asarray(p), modes)[1] < 0.5)) for p in path]
+    assert near[1] > 0.5 and near[1] > 2.5 * near[0], near
+    assert np.all(np.std(path[1], axis=0) > 2.0), np.std(path[1], axis=0)
     model = generator.restore(cfg, (2,), workdir)
     training.run(cfg, workdir, mesh_of(1))  # already at the last step: nothing changes
     again = generator.restore(cfg, (2,), workdir)
