@@ -1,4 +1,4 @@
-"""Test setup: 8 host CPU devices, compiled at LLVM level 0 (tests/_processes.py); jaxtyping + beartype shape
+"""Test setup: 8 host CPU devices (flags from tests/_processes.py); jaxtyping + beartype shape
 checks on scoresde; no compilation cache.
 
 These must happen before jax or scoresde is imported anywhere, so this file does them first.
