@@ -292,7 +292,7 @@ def test_generator_is_a_one_step_sampler_and_resumes(tmp_path):
     assert np.isfinite(result["final_swd"]) and len(result["levels"]) == 2, result
     # G moves mass onto the modes, spread over the grid: the share of points within 0.5 (a quarter of the grid
     # spacing) of a mode, measured 0.19-0.22 for the source and 0.75-0.93 for G(z) (seeds 0-5, and seed 0 compiled
-    # at LLVM level 0), and the per-coordinate std (the grid's is 2.83, the source's 1; G(z) 3.4-3.8, a collapsed G
+    # with other XLA flags), and the per-coordinate std (the grid's is 2.83, the source's 1; G(z) 3.4-3.8, a collapsed G
     # near 0). The SWD ratio to the source's is not a stable check at this size: 0.73-1.03 over those seeds.
     modes = jnp.asarray(oracle.grid_mixture().means)
     near = [float(jnp.mean(metrics.nearest_mode(jnp.asarray(p), modes)[1] < 0.5)) for p in path]
