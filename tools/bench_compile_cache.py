@@ -9,6 +9,11 @@ in separate processes sharing one fresh cache folder.
 2. The digits demo through projects/ncsn/main.py: a short train (cold), the same run resumed for more steps
    ("compiled train step in X s" from its log), and --mode=sample twice (process wall seconds); the sample
    also once with SCORESDE_CACHE=off.
+3. What a cache hit pays for: the loss and gradient alone against the whole train step (+ Adam, EMA and the
+   finite-update guard, one set of ops per parameter leaf), each with its number of top-level instructions in
+   the compiled program (most run as one thunk of XLA:CPU's runtime each) and the time
+   `deserialize_executable` takes to load it (the cache hit's XLA part: it rebuilds the thunks' dependency
+   graph; best of two loads).
 """
 
 import argparse
@@ -37,6 +42,51 @@ def child_step(quick: bool) -> None:
     print(json.dumps(dict(times, cache=where)))
 
 
+def child_parts(quick: bool) -> None:
+    """One process, no cache: instructions, compile and deserialize seconds of two programs, as table rows."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_backbones as bb
+    import equinox as eqx
+    import jax
+    import optax
+    from jax._src.lib import xla_client as xc
+
+    from scoresde import nets, objectives, train
+    from scoresde import sde as sdes
+
+    sde = sdes.VPSDE()
+    opt = optax.adam(1e-4)
+    state, static = train.init_state(nets.build(bb.unet_config(quick), jax.random.key(0)), opt, jax.random.key(1))
+
+    def loss(m, b, key):
+        fn = nets.score_fn_from_net(m, sde, parameterization="eps", conditioning="t999")
+        return objectives.dsm_loss(sde, fn, b["x"], key)
+
+    def loss_and_grad(params, b, key):
+        return jax.value_and_grad(lambda p: loss(eqx.combine(p, static), b, key))(params)
+
+    x = {"x": jax.random.normal(jax.random.key(2), (8 if quick else 32, 3, 32, 32))}
+    step = train.make_train_step(loss, opt, static, ema_rate=0.999)
+    client, devices = jax.devices()[0].client, xc.DeviceList(tuple(jax.devices()[:1]))
+    print(f"parameter leaves: {len(jax.tree.leaves(state.params))}")
+    for name, fn, args in (
+        ("loss and gradient", loss_and_grad, (state.params, x, jax.random.key(3))),
+        ("train step", step, (state, x)),
+    ):
+        t0 = time.perf_counter()
+        compiled = jax.jit(fn).lower(*args).compile()
+        seconds = time.perf_counter() - t0
+        entry = compiled.as_text().split("ENTRY", 1)[1]
+        n = sum(" = " in line for line in entry.splitlines())
+        blob = client.serialize_executable(compiled.runtime_executable())
+        loads = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            client.deserialize_executable(blob, devices, xc.CompileOptions())
+            loads.append(time.perf_counter() - t0)
+        print(f"| {name} | {n} | {seconds:.1f} | {min(loads):.2f} |")
+
+
 def run_step(cache: str, quick: bool) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--child-step"] + (["--quick"] if quick else [])
     out = subprocess.run(cmd, env=dict(os.environ, SCORESDE_CACHE=cache), capture_output=True, text=True, check=True)
@@ -63,9 +113,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--child-step", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--child-parts", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child_step:
         return child_step(args.quick)
+    if args.child_parts:
+        return child_parts(args.quick)
     print(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cpu cores\n")
     with tempfile.TemporaryDirectory() as tmp:
         cache = os.path.join(tmp, "cache")
@@ -92,6 +145,12 @@ def main():
             rows.append(f"| {label} | {wall:.1f} | |")
         print("digits demo (configs/digits.py) through projects/ncsn/main.py:\n")
         print("| run | process wall (s) | compiled train step in (s) |\n| --- | --- | --- |\n" + "\n".join(rows))
+    cmd = [sys.executable, os.path.abspath(__file__), "--child-parts"] + (["--quick"] if args.quick else [])
+    out = subprocess.run(cmd, env=dict(os.environ, SCORESDE_CACHE="off"), capture_output=True, text=True, check=True)
+    print("\nWhat a cache hit loads (same step, one process, cache off):\n")
+    lines = out.stdout.strip().splitlines()
+    print(lines[0] + "\n\n| program | top-level HLO instructions | lower + compile (s) | deserialize (s) |")
+    print("| --- | --- | --- | --- |\n" + "\n".join(lines[1:]))
 
 
 if __name__ == "__main__":
