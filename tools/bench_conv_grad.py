@@ -10,11 +10,15 @@
    error against XLA's.
 3. The weight gradient's GEMM shape, [N*H*W, C]^T [N*H*W, O], against the same product with the transposed
    operand already materialised.
+4. The fused FIR up-convolution (`Conv2d(up=True)`: a x2 transposed 3x3 conv, then the FIR filter) on
+   [N, 16, 16, C], forward and value+gradient (input and weight), as the layer computes it (a plain conv on the
+   explicitly zero-stuffed image) against the same conv written with `lhs_dilation`, as it was before.
 
 Interleaved rounds (tools/_bench_utils.py), medians of wall time; each executable compiled before timing.
 """
 
 import _bench_utils as bu  # sets the XLA thread flags before jax is imported
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -99,6 +103,40 @@ def gemm_table(x, dy, repeats: int) -> str:
     return bu.markdown_table([f"GEMM, K = {a.shape[0]}", "ms", "GFLOP/s"], rows)
 
 
+def upconv_table(x, repeats: int) -> str:
+    from scoresde.nets.layers import _conv as L
+
+    x = x[:, :16, :16]
+    layer = L.Conv2d(x.shape[-1], x.shape[-1], 3, up=True, key=jax.random.key(3))
+    k = L.setup_kernel(layer.fir_kernel)
+
+    def dilated(w, xi):  # the x2 transposed conv via lhs_dilation, then the same FIR filter as the layer
+        y = jax.lax.conv_general_dilated(
+            xi[None], w, (1, 1), ((2, 2),) * 2, lhs_dilation=(2, 2), dimension_numbers=L._DIMS
+        )
+        p = (k.shape[0] - 2) - 2  # as in Conv2d: (FIR taps - factor) - (kernel - 1)
+        return L.upfirdn2d(y[0], k * 4, pad=((p + 1) // 2 + 1, p // 2 + 1)) + layer.bias
+
+    def shipped(w, xi):
+        return eqx.tree_at(lambda m: m.weight, layer, w)(xi)
+
+    fns, outs = {}, {}
+    for name, f in (("zero-stuffed (the layer)", shipped), ("lhs_dilation", dilated)):
+        fwd = lambda w, x, f=f: jax.vmap(lambda xi: f(w, xi))(x)  # noqa: E731
+        vg = jax.value_and_grad(lambda w, x, fwd=fwd: jnp.sum(jnp.sin(fwd(w, x))), argnums=(0, 1))
+        outs[name] = jax.jit(vg)(layer.weight, x)
+        fns[f"{name}, forward"] = compiled(fwd, layer.weight, x)
+        fns[f"{name}, value and gradient"] = compiled(vg, layer.weight, x)
+    t = bu.interleaved_times(fns, repeats)
+    a, b = (jax.tree.leaves(o) for o in outs.values())
+    err = max(float(jnp.max(jnp.abs(u - v)) / jnp.max(jnp.abs(v))) for u, v in zip(a, b, strict=True))
+    rows = [[k, f"{t.median(k, 'wall') * 1e3:.0f}"] for k in fns]
+    table = bu.markdown_table(
+        [f"FIR up-conv {x.shape[-1]} -> {x.shape[-1]}, [{x.shape[0]}, 16, 16] -> 32x32", "ms"], rows
+    )
+    return table + f"\n\nlargest difference of value and gradients, relative to the largest entry: {err:.1e}"
+
+
 def main():
     p = bu.arg_parser(__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
@@ -114,7 +152,8 @@ def main():
     print(f"activations [{n}, 32, 32, {c}] (NHWC), 3x3 convolutions {c} -> {c}; {repeats} interleaved rounds\n")
     print(chain_table(x, jnp.stack([w] * 4) * 0.5, repeats) + "\n")
     print(wgrad_table(x, w, dy, repeats) + "\n")
-    print(gemm_table(x, dy, repeats))
+    print(gemm_table(x, dy, repeats) + "\n")
+    print(upconv_table(x, repeats))
 
 
 if __name__ == "__main__":

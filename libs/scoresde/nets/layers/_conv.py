@@ -170,9 +170,11 @@ class Conv2d(eqx.Module):
             f, kw = 2, w.shape[-1]
             k = setup_kernel(self.fir_kernel)
             if self.up:
-                y = jax.lax.conv_general_dilated(
-                    x[None], w, (1, 1), ((kw - 1, kw - 1),) * 2, lhs_dilation=(f, f), dimension_numbers=_DIMS
-                )[0]
+                # The x2 transposed conv as a plain conv on the explicitly zero-stuffed, padded image: the same
+                # sums as lhs_dilation, but XLA:CPU's gradient of an lhs-dilated conv is 1.8x slower.
+                zero = jnp.zeros((), x.dtype)
+                xz = jax.lax.pad(x, zero, ((kw - 1, kw - 1, f - 1), (kw - 1, kw - 1, f - 1), (0, 0, 0)))
+                y = jax.lax.conv_general_dilated(xz[None], w, (1, 1), "VALID", dimension_numbers=_DIMS)[0]
                 p = (k.shape[0] - f) - (kw - 1)
                 y = upfirdn2d(y, k * f**2, pad=((p + 1) // 2 + f - 1, p // 2 + 1))
             else:
