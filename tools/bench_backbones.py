@@ -148,17 +148,18 @@ def dit_config(quick: bool) -> ConfigDict:
     )
 
 
-def step_for(cfg: ConfigDict, batch: int):
+def dsm_loss(model, batch, key):
+    """P4's loss: VP SDE, eps parameterisation, DSM on batch['x']."""
     sde = sdes.VPSDE()
+    fn = nets.score_fn_from_net(model, sde, parameterization="eps", conditioning="t999")
+    return objectives.dsm_loss(sde, fn, batch["x"], key)
+
+
+def step_for(cfg: ConfigDict, batch: int):
     model = nets.build(cfg, jax.random.key(0))
     opt = optax.adam(1e-4)
     state, static = train.init_state(model, opt, jax.random.key(1))
-
-    def loss(m, b, key):
-        fn = nets.score_fn_from_net(m, sde, parameterization="eps", conditioning="t999")
-        return objectives.dsm_loss(sde, fn, b["x"], key)
-
-    step = train.make_train_step(loss, opt, static, ema_rate=0.999)
+    step = train.make_train_step(dsm_loss, opt, static, ema_rate=0.999)
     x = {"x": jax.random.normal(jax.random.key(2), (batch, 3, 32, 32))}
     compiled, times = bu.compile_timed(step, state, x, donate_argnums=0)
     return compiled, times, state, x, nets.count_params(state.params)

@@ -51,22 +51,16 @@ def child_parts(quick: bool) -> None:
     import optax
     from jax._src.lib import xla_client as xc
 
-    from scoresde import nets, objectives, train
-    from scoresde import sde as sdes
+    from scoresde import nets, train
 
-    sde = sdes.VPSDE()
     opt = optax.adam(1e-4)
     state, static = train.init_state(nets.build(bb.unet_config(quick), jax.random.key(0)), opt, jax.random.key(1))
 
-    def loss(m, b, key):
-        fn = nets.score_fn_from_net(m, sde, parameterization="eps", conditioning="t999")
-        return objectives.dsm_loss(sde, fn, b["x"], key)
-
     def loss_and_grad(params, b, key):
-        return jax.value_and_grad(lambda p: loss(eqx.combine(p, static), b, key))(params)
+        return jax.value_and_grad(lambda p: bb.dsm_loss(eqx.combine(p, static), b, key))(params)
 
     x = {"x": jax.random.normal(jax.random.key(2), (8 if quick else 32, 3, 32, 32))}
-    step = train.make_train_step(loss, opt, static, ema_rate=0.999)
+    step = train.make_train_step(bb.dsm_loss, opt, static, ema_rate=0.999)
     client, devices = jax.devices()[0].client, xc.DeviceList(tuple(jax.devices()[:1]))
     print(f"parameter leaves: {len(jax.tree.leaves(state.params))}")
     for name, fn, args in (

@@ -171,7 +171,7 @@ class Conv2d(eqx.Module):
             k = setup_kernel(self.fir_kernel)
             if self.up:
                 # The x2 transposed conv as a plain conv on the explicitly zero-stuffed, padded image: the same
-                # sums as lhs_dilation, but XLA:CPU's gradient of an lhs-dilated conv is 1.8x slower.
+                # sums as lhs_dilation, whose gradient XLA:CPU runs about 2x slower (tools/bench_conv_grad.py).
                 zero = jnp.zeros((), x.dtype)
                 xz = jax.lax.pad(x, zero, ((kw - 1, kw - 1, f - 1), (kw - 1, kw - 1, f - 1), (0, 0, 0)))
                 y = jax.lax.conv_general_dilated(xz[None], w, (1, 1), "VALID", dimension_numbers=_DIMS)[0]
