@@ -9,11 +9,11 @@ in separate processes sharing one fresh cache folder.
 2. The digits demo through projects/ncsn/main.py: a short train (cold), the same run resumed for more steps
    ("compiled train step in X s" from its log), and --mode=sample twice (process wall seconds); the sample
    also once with SCORESDE_CACHE=off.
-3. What a cache hit pays for: the loss and gradient alone against the whole train step (+ Adam, EMA and the
-   finite-update guard, one set of ops per parameter leaf), each with its number of top-level instructions in
-   the compiled program (most run as one thunk of XLA:CPU's runtime each) and the time
-   `deserialize_executable` takes to load it (the cache hit's XLA part: it rebuilds the thunks' dependency
-   graph; best of two loads).
+3. What a cache hit pays for: the loss and gradient alone against the whole train step as shipped (state
+   donated; + Adam and the EMA, a set of ops per parameter leaf, and the finite-update guard's branch), each
+   with its number of top-level instructions in the compiled program (most run as one thunk of XLA:CPU's
+   runtime each) and the time `deserialize_executable` takes to load it (the cache hit's XLA part: it rebuilds
+   the thunks' dependency graph; best of two loads).
 """
 
 import argparse
@@ -45,31 +45,25 @@ def child_step(quick: bool) -> None:
 def child_parts(quick: bool) -> None:
     """One process, no cache: instructions, compile and deserialize seconds of two programs, as table rows."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _bench_utils as bu
     import bench_backbones as bb
     import equinox as eqx
     import jax
-    import optax
     from jax._src.lib import xla_client as xc
 
-    from scoresde import nets, train
+    from scoresde import nets
 
-    opt = optax.adam(1e-4)
-    state, static = train.init_state(nets.build(bb.unet_config(quick), jax.random.key(0)), opt, jax.random.key(1))
+    cfg, batch = bb.unet_config(quick), 8 if quick else 32
+    step, step_times, state, x, _ = bb.step_for(cfg, batch)  # the train step as shipped: state donated
+    _, static = eqx.partition(nets.build(cfg, jax.random.key(0)), eqx.is_inexact_array)
 
     def loss_and_grad(params, b, key):
         return jax.value_and_grad(lambda p: bb.dsm_loss(eqx.combine(p, static), b, key))(params)
 
-    x = {"x": jax.random.normal(jax.random.key(2), (8 if quick else 32, 3, 32, 32))}
-    step = train.make_train_step(bb.dsm_loss, opt, static, ema_rate=0.999)
+    grad, grad_times = bu.compile_timed(loss_and_grad, state.params, x, jax.random.key(3))
     client, devices = jax.devices()[0].client, xc.DeviceList(tuple(jax.devices()[:1]))
     print(f"parameter leaves: {len(jax.tree.leaves(state.params))}")
-    for name, fn, args in (
-        ("loss and gradient", loss_and_grad, (state.params, x, jax.random.key(3))),
-        ("train step", step, (state, x)),
-    ):
-        t0 = time.perf_counter()
-        compiled = jax.jit(fn).lower(*args).compile()
-        seconds = time.perf_counter() - t0
+    for name, compiled, times in (("loss and gradient", grad, grad_times), ("train step", step, step_times)):
         entry = compiled.as_text().split("ENTRY", 1)[1]
         n = sum(" = " in line for line in entry.splitlines())
         blob = client.serialize_executable(compiled.runtime_executable())
@@ -78,7 +72,7 @@ def child_parts(quick: bool) -> None:
             t0 = time.perf_counter()
             client.deserialize_executable(blob, devices, xc.CompileOptions())
             loads.append(time.perf_counter() - t0)
-        print(f"| {name} | {n} | {seconds:.1f} | {min(loads):.2f} |")
+        print(f"| {name} | {n} | {times['lower'] + times['compile']:.1f} | {min(loads):.2f} |")
 
 
 def run_step(cache: str, quick: bool) -> dict:
