@@ -17,10 +17,10 @@ from ml_collections import ConfigDict
 from scoresde import checkpoint, nets, train
 
 
-def _state(width=16, seed=0):
+def _state(width=16, seed=0, flat=False):
     net = nets.MLP(2, width=width, depth=1, key=jax.random.key(seed))
     opt = train.make_optimizer(ConfigDict(dict(lr=1e-3)))
-    state, _ = train.init_state(net, opt, jax.random.key(seed + 1))
+    state, _ = train.init_state(net, opt, jax.random.key(seed + 1), flat=flat)
     # distinct EMA and params, so a mix-up between them shows
     return eqx.tree_at(lambda s: s.ema, state, jax.tree_util.tree_map(lambda x: x + 1.0, state.ema))
 
@@ -80,6 +80,28 @@ def test_round_trip_and_model_export_without_the_optimizer(tmp_path):
     assert step == 2 and raw["inp"]["weight"].shape == state.ema.inp.weight.shape
 
 
+def test_a_flat_state_saves_its_tree_and_restores_either_way(tmp_path):
+    """Parameters held as flat vectors are stored under the tree's names: the files do not depend on the layout."""
+    tree, flat = _state(), _state(flat=True)
+    flat = eqx.tree_at(lambda s: s.ema, flat, train.FlatParams.of(tree.ema))  # the same distinct EMA
+    ck = checkpoint.Checkpointer(str(tmp_path / "ckpt"))
+    ck.save(1, tree, {"data_state": None}, model=tree.ema)
+    ck.save(2, flat, {"data_state": None}, model=flat.ema)
+    for step in ("1", "2"):
+        raw = ocp.StandardCheckpointer().restore(os.path.join(ck.directory, step, "state"))
+        np.testing.assert_array_equal(raw["params"]["inp"]["weight"], tree.params.inp.weight)
+        np.testing.assert_array_equal(raw["opt_state"]["1"]["0"]["mu"]["out"]["bias"], tree.opt_state[1][0].mu.out.bias)
+    into_flat, _ = ck.restore(_state(seed=3, flat=True), step=1)
+    assert isinstance(into_flat.params, train.FlatParams)
+    _assert_same(into_flat, flat)
+    into_tree, _ = ck.restore(_state(seed=3), step=2)
+    _assert_same(into_tree, tree)
+    model, _ = ck.restore_model(_state(seed=3, flat=True).ema, step=1)
+    _assert_same(model, flat.ema)
+    with pytest.raises(ValueError, match=r"leaf params/inp/weight expected shape \(24, 2\), found \(16, 2\)$"):
+        ck.restore(_state(width=24, flat=True))
+
+
 def test_a_model_of_another_shape_is_one_line_naming_the_leaf(tmp_path):
     ck, _ = _saved(tmp_path, steps=(1,))
     with pytest.raises(ValueError) as e:
@@ -117,6 +139,7 @@ def test_old_layout_still_restores_with_the_full_template(tmp_path):
     ck = checkpoint.Checkpointer(str(tmp_path / "old"))
     restored, record = ck.restore(_state(seed=5))
     _assert_same(restored, state)
+    _assert_same(ck.restore(_state(seed=5, flat=True))[0], _state(flat=True))  # and into the flat layout
     assert record == {"data_state": None}
     with pytest.raises(checkpoint.CheckpointError, match=r"checkpoint 4 in .* cannot be restored: no model item$"):
         ck.restore_model(_model_template())

@@ -1,6 +1,5 @@
 """Train step, EMA, non-finite guard, sharding over 8 devices, checkpoints across meshes."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,10 +9,10 @@ from ml_collections import ConfigDict
 from scoresde import checkpoint, nets, parallel, train
 
 
-def _setup(fsdp=1, lr=1e-2):
+def _setup(lr=1e-2, flat=True):
     net = nets.MLP(2, width=32, depth=2, key=jax.random.key(0))
     opt = train.make_optimizer(ConfigDict(dict(lr=lr, warmup=2, grad_clip=1.0)))
-    state, static = train.init_state(net, opt, jax.random.key(1))
+    state, static = train.init_state(net, opt, jax.random.key(1), flat=flat)
 
     def loss_fn(model, batch, key):
         noise = jax.random.normal(key, batch["x"].shape)
@@ -63,15 +62,33 @@ def test_training_reduces_loss_and_ema_follows():
     assert any(not np.allclose(a, b) for a, b in zip(p, e, strict=True))
 
 
-@pytest.mark.parametrize("fsdp", [1, 2])
-def test_eight_device_run_matches_one_device(fsdp):
+@pytest.mark.parametrize("fsdp, flat", [(1, True), (2, False)])  # the layouts the projects use on these meshes
+def test_eight_device_run_matches_one_device(fsdp, flat):
     assert jax.device_count() == 8
     batches = _batches(4)
-    state, _, _, step = _setup()
+    state, _, _, step = _setup(flat=flat)
     _, ref = _run(step, state, batches)
-    state, _, _, step = _setup()
+    state, _, _, step = _setup(flat=flat)
     _, sharded = _run(step, state, batches, parallel.make_mesh(fsdp=fsdp))
     np.testing.assert_allclose(sharded, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_flat_and_tree_layouts_train_alike():
+    """The flat layout changes only where the arrays live: the same losses and parameters, up to the order in
+    which the global gradient norm (gradient clipping) sums its squares."""
+    batches = _batches(6)
+    flat, static, _, step = _setup(flat=True)
+    tree, _, _, tree_step = _setup(flat=False)
+    assert isinstance(flat.params, train.FlatParams) and len(flat.params.buffers) == 1
+    assert isinstance(flat.opt_state[1][0].mu, train.FlatParams)  # the Adam moments are vectors too
+    flat, flat_losses = _run(step, flat, batches)
+    tree, tree_losses = _run(tree_step, tree, batches)
+    np.testing.assert_allclose(flat_losses, tree_losses, rtol=1e-6)
+    for part in ("params", "ema"):
+        got = train.model_from(getattr(flat, part), static)
+        want = train.model_from(getattr(tree, part), static)
+        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
 
 
 def test_fsdp_shards_large_parameters():
@@ -106,24 +123,37 @@ def test_non_finite_loss_freezes_state_and_sets_flag():
         np.testing.assert_array_equal(a, b)
 
 
-def test_checkpoint_restores_onto_another_mesh(tmp_path):
-    state, _, _, step = _setup()
+def _same_state(a, b):
+    """Equal values leaf by leaf, whatever either state's layout (flat vectors or one array per leaf)."""
+    a, b = train.unflatten(a), train.unflatten(b)
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x, y = jax.random.key_data(x), jax.random.key_data(y)
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_checkpoint_restores_onto_another_mesh_and_layout(tmp_path):
+    """An FSDP run (one array per leaf, split over 2 devices) resumes as a data-parallel run (flat vectors)."""
+    state, _, _, step = _setup(flat=False)
     state, _ = _run(step, state, _batches(2), parallel.make_mesh(fsdp=2))
     ck = checkpoint.Checkpointer(str(tmp_path / "ckpt"), max_to_keep=2)
     for s in (1, 2, 3):
         ck.save(s, state, {"data": {"next_index": s}})
     assert ck.all_steps() == [2, 3]
     mesh = parallel.make_mesh(fsdp=1)
-    template = parallel.shard_tree(state, parallel.param_shardings(mesh, state))
+    flat, static, _, _ = _setup(flat=True)
+    template = parallel.shard_tree(flat, parallel.param_shardings(mesh, flat))
     restored, record = ck.restore(template)
     assert record == {"data": {"next_index": 3}}
-    for a, b in zip(jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(restored), strict=True):
-        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    leaf = jax.tree_util.tree_leaves(restored.params)[0]
-    assert leaf.sharding.is_equivalent_to(template.params.inp.weight.sharding, leaf.ndim)
-    assert isinstance(eqx.combine(restored.params, _setup()[1]), nets.MLP)
+    _same_state(restored, state)
+    buffer = restored.params.buffers[0]
+    assert buffer.sharding.is_equivalent_to(template.params.buffers[0].sharding, buffer.ndim)
+    assert isinstance(train.model_from(restored.params, static), nets.MLP)
+    # and back: the flat state's checkpoint restores into the per-leaf template of the FSDP mesh
+    ck.save(4, restored, {"data": {"next_index": 4}})
+    fsdp = parallel.make_mesh(fsdp=2)
+    back, _ = ck.restore(parallel.shard_tree(state, parallel.param_shardings(fsdp, state)))
+    _same_state(back, state)
 
 
 def test_no_recompilation_after_the_first_step():

@@ -155,10 +155,11 @@ def dsm_loss(model, batch, key):
     return objectives.dsm_loss(sde, fn, batch["x"], key)
 
 
-def step_for(cfg: ConfigDict, batch: int):
+def step_for(cfg: ConfigDict, batch: int, *, flat: bool = True):
+    """(compiled step, compile times, state, batch, parameter count); `flat`: the state's layout (train.init_state)."""
     model = nets.build(cfg, jax.random.key(0))
     opt = optax.adam(1e-4)
-    state, static = train.init_state(model, opt, jax.random.key(1))
+    state, static = train.init_state(model, opt, jax.random.key(1), flat=flat)
     step = train.make_train_step(dsm_loss, opt, static, ema_rate=0.999)
     x = {"x": jax.random.normal(jax.random.key(2), (batch, 3, 32, 32))}
     compiled, times = bu.compile_timed(step, state, x, donate_argnums=0)

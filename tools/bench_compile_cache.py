@@ -9,9 +9,10 @@ in separate processes sharing one fresh cache folder.
 2. The digits demo through projects/ncsn/main.py: a short train (cold), the same run resumed for more steps
    ("compiled train step in X s" from its log), and --mode=sample twice (process wall seconds); the sample
    also once with SCORESDE_CACHE=off.
-3. What a cache hit pays for: the loss and gradient alone against the whole train step as shipped (state
-   donated; + Adam and the EMA, a set of ops per parameter leaf, and the finite-update guard's branch), each
-   with its number of top-level instructions in the compiled program (most run as one thunk of XLA:CPU's
+3. What a cache hit pays for: the loss and gradient alone against the whole train step (state donated; + Adam,
+   the EMA and the finite-update guard's branch) with the state in either layout of `train.init_state`: one
+   array per parameter leaf (a set of update ops per leaf) or flat vectors (as shipped: one pass per vector).
+   Each with its number of top-level instructions in the compiled program (most run as one thunk of XLA:CPU's
    runtime each) and the time `deserialize_executable` takes to load it (the cache hit's XLA part: it rebuilds
    the thunks' dependency graph; best of two loads).
 """
@@ -54,16 +55,23 @@ def child_parts(quick: bool) -> None:
     from scoresde import nets
 
     cfg, batch = bb.unet_config(quick), 8 if quick else 32
-    step, step_times, state, x, _ = bb.step_for(cfg, batch)  # the train step as shipped: state donated
-    _, static = eqx.partition(nets.build(cfg, jax.random.key(0)), eqx.is_inexact_array)
+    params, static = eqx.partition(nets.build(cfg, jax.random.key(0)), eqx.is_inexact_array)
+    x = {"x": jax.random.normal(jax.random.key(2), (batch, 3, 32, 32))}
 
     def loss_and_grad(params, b, key):
         return jax.value_and_grad(lambda p: bb.dsm_loss(eqx.combine(p, static), b, key))(params)
 
-    grad, grad_times = bu.compile_timed(loss_and_grad, state.params, x, jax.random.key(3))
+    grad, grad_times = bu.compile_timed(loss_and_grad, params, x, jax.random.key(3))
+    per_leaf, per_leaf_times, *_ = bb.step_for(cfg, batch, flat=False)  # the train step, state donated
+    flat, flat_times, *_ = bb.step_for(cfg, batch, flat=True)  # as shipped: FlatParams
     client, devices = jax.devices()[0].client, xc.DeviceList(tuple(jax.devices()[:1]))
-    print(f"parameter leaves: {len(jax.tree.leaves(state.params))}")
-    for name, compiled, times in (("loss and gradient", grad, grad_times), ("train step", step, step_times)):
+    print(f"parameter leaves: {len(jax.tree.leaves(params))}")
+    rows = (
+        ("loss and gradient", grad, grad_times),
+        ("train step, one array per leaf", per_leaf, per_leaf_times),
+        ("train step, flat vectors (shipped)", flat, flat_times),
+    )
+    for name, compiled, times in rows:
         entry = compiled.as_text().split("ENTRY", 1)[1]
         n = sum(" = " in line for line in entry.splitlines())
         blob = client.serialize_executable(compiled.runtime_executable())

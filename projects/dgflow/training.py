@@ -119,7 +119,7 @@ def make_gan_step(cfg, statics, optimizers):
 # ---- single-network runs (VAE, corrector) -----------------------------------------------------
 def build_single(cfg, mesh, model, optim_cfg, key):
     optimizer = train.make_optimizer(optim_cfg)
-    state, static = train.init_state(model, optimizer, key)
+    state, static = train.init_state(model, optimizer, key, flat=cfg.parallel.fsdp == 1)
     state, shardings = _place(state, mesh)
     return state, shardings, static, optimizer
 
@@ -245,7 +245,7 @@ def generator_of(cfg, state, statics):
     """The batched generator z -> x of a trained state (the VAE's EMA decoder)."""
     if cfg.model.kind == "gan":
         return components.batched(eqx.combine(state.g, statics[0]))
-    return components.batched(eqx.combine(state.ema, statics))
+    return components.batched(train.model_from(state.ema, statics))
 
 
 def _open(directory, what):
@@ -290,9 +290,9 @@ def restore(cfg, workdir, mesh):
     else:
         template, _, statics, _ = build_vae(cfg, mesh)
         ema, step = restore_export(model_dir(workdir), template, ema_export, "VAE")
-        generator, logit = components.batched(eqx.combine(ema, statics)), None
+        generator, logit = components.batched(train.model_from(ema, statics)), None
     if cfg.refine.ratio == "corrector":
         template, _, static, _ = build_corrector(cfg, mesh)
         ema, _ = restore_export(corrector_dir(workdir), template, ema_export, "corrector")
-        logit = components.batched(eqx.combine(ema, static))
+        logit = components.batched(train.model_from(ema, static))
     return generator, logit, step

@@ -7,7 +7,6 @@ full state, for which the train-state template is built from the config.
 
 import os
 
-import equinox as eqx
 import jax
 
 from scoresde import checkpoint, parallel, train
@@ -21,13 +20,13 @@ def build_state(cfg, mesh):
     k_model, k_train = jax.random.split(key)
     model = components.build_model(cfg, k_model)
     optimizer = train.make_optimizer(cfg.optim)
-    state, static = train.init_state(model, optimizer, k_train)
+    state, static = train.init_state(model, optimizer, k_train, flat=cfg.parallel.fsdp == 1)
     shardings = parallel.param_shardings(mesh, state)
     return parallel.shard_tree(state, shardings), shardings, static, optimizer
 
 
 def ema_model(state, static):
-    return eqx.combine(state.ema, static)
+    return train.model_from(state.ema, static)
 
 
 def restore_ema_model(cfg, workdir, mesh, *, step=None):
@@ -47,7 +46,7 @@ def restore_ema_model(cfg, workdir, mesh, *, step=None):
             f"settings, e.g. model.num_classes={components.num_classes(cfg)}?): {str(e).splitlines()[0]}"
         ) from None
     ckpt.close()
-    return eqx.combine(ema, static), step
+    return train.model_from(ema, static), step
 
 
 def _restore_ema(ckpt, state, step):

@@ -85,7 +85,7 @@ def make_loss(proxies_static):
 def _state(cfg, shape):
     k_model, k_train = jax.random.split(jax.random.key(cfg.seed + 300))
     optimizer = train.make_optimizer(cfg.optim)
-    state, static = train.init_state(build(cfg, shape, k_model), optimizer, k_train)
+    state, static = train.init_state(build(cfg, shape, k_model), optimizer, k_train, flat=cfg.parallel.fsdp == 1)
     return state, static, optimizer
 
 
@@ -125,4 +125,4 @@ def restore(cfg, shape, workdir):
     state, static, _ = _state(cfg, shape)
     state, _ = ckpt.restore(state)
     ckpt.close()
-    return eqx.combine(state.params, static)
+    return train.model_from(state.params, static)

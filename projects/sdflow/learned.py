@@ -38,7 +38,7 @@ def dsm_loss(ladder):
 def _state(cfg, shape, seed_offset, optim_cfg):
     k_model, k_train = jax.random.split(jax.random.key(cfg.seed + seed_offset))
     optimizer = train.make_optimizer(optim_cfg)
-    state, static = train.init_state(build_net(cfg, shape, k_model), optimizer, k_train)
+    state, static = train.init_state(build_net(cfg, shape, k_model), optimizer, k_train, flat=cfg.parallel.fsdp == 1)
     return state, static, optimizer
 
 
@@ -81,7 +81,7 @@ def restore(cfg, name: str, shape, workdir: str, seed_offset: int):
     state, static, _ = _state(cfg, shape, seed_offset, cfg.optim)
     state, _ = ckpt.restore(state)
     ckpt.close()
-    return eqx.combine(state.ema, static)
+    return train.model_from(state.ema, static)
 
 
 class Refit(eqx.Module):

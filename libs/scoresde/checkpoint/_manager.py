@@ -9,6 +9,8 @@ every leaf's shape first (one line naming the first that differs), then falls ba
 damaged step to the newest intact one. orbax writes to a temporary folder and renames it when
 complete, so a kill or a failed save never leaves a half-written step that a resume would pick.
 Old checkpoints (leaves as `00000`, `00001`, ...) still restore into a full-state template.
+Parameters held flat (`FlatParams`, one vector per dtype) are saved as their tree and packed back
+on restore, so the stored names do not depend on the in-memory layout.
 """
 
 import glob
@@ -22,6 +24,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
 
+from .._flat import expand, expand_abstract, pack_like
 from ._errors import CheckpointError
 from ._fallback import Damaged, newest_intact, reason, unreadable
 from ._fit import check_fits
@@ -50,6 +53,7 @@ def _from_saved(x, like):
 
 
 def _named(tree) -> dict:
+    tree = expand(tree)
     return nest(leaf_names(tree), [_to_saveable(x) for x in jax.tree_util.tree_leaves(tree)])
 
 
@@ -156,12 +160,14 @@ class Checkpointer:
             raise Damaged(reason(e)) from e
 
     def _restore_state(self, template, step: int) -> Restored:
-        leaves, treedef = jax.tree_util.tree_flatten(template)
+        tree_template = expand_abstract(template)
+        leaves, treedef = jax.tree_util.tree_flatten(tree_template)
         stored = self._stored(step, "state")
-        keys = [f"{i:05d}" for i in range(len(leaves))] if is_legacy(stored) else leaf_names(template)
+        keys = [f"{i:05d}" for i in range(len(leaves))] if is_legacy(stored) else leaf_names(tree_template)
         out = self._fill(step, "state", stored, keys, leaves, with_record=True)
         restored = [_from_saved(x, like) for x, like in zip(out["state"], leaves, strict=True)]
-        return Restored(jax.tree_util.tree_unflatten(treedef, restored), dict(out["record"]), step)
+        state = pack_like(jax.tree_util.tree_unflatten(treedef, restored), template)
+        return Restored(state, dict(out["record"]), step)
 
     def _fill(self, step: int, item: str, stored: dict, keys: list[str], leaves: list, *, with_record: bool) -> dict:
         """Check `leaves` against the stored shapes, then read them: {item: arrays in `keys` order[, record]}."""
@@ -198,9 +204,11 @@ class Checkpointer:
             device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
             target = [jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device) for m in stored.values()]
             return self._read(step, nest(list(stored), target), "model", False)["model"]
-        leaves, treedef = jax.tree_util.tree_flatten(like)
-        arrays = self._fill(step, "model", stored, leaf_names(like), leaves, with_record=False)["model"]
-        return jax.tree_util.tree_unflatten(treedef, [_from_saved(x, y) for x, y in zip(arrays, leaves, strict=True)])
+        tree_like = expand_abstract(like)
+        leaves, treedef = jax.tree_util.tree_flatten(tree_like)
+        arrays = self._fill(step, "model", stored, leaf_names(tree_like), leaves, with_record=False)["model"]
+        tree = jax.tree_util.tree_unflatten(treedef, [_from_saved(x, y) for x, y in zip(arrays, leaves, strict=True)])
+        return pack_like(tree, like)
 
     def restore_model(self, like=None, step: int | None = None):
         """(model export, step) of `step` or the newest intact one; no optimizer template needed.
