@@ -81,11 +81,18 @@ class FlatParams(eqx.Module):
         return cls(buffers, layout)
 
     def tree(self) -> PyTree:
-        """The tree of arrays: each leaf a static slice of its vector, reshaped."""
-        leaves = [
-            jax.lax.slice_in_dim(self.buffers[s.group], s.offset, s.offset + math.prod(s.shape)).reshape(s.shape)
-            for s in self.layout.slots
-        ]
+        """The tree of arrays: each vector split once into its leaves, reshaped.
+
+        One split per vector, not one slice per leaf: the split's gradient is one concatenation, where
+        per-leaf slices would each transpose to a zero-padded full-length vector, summed (measured 3.5x
+        slower on the P4 train step).
+        """
+        leaves = [None] * len(self.layout.slots)
+        for g, buf in enumerate(self.buffers):
+            members = [i for i, s in enumerate(self.layout.slots) if s.group == g]
+            ends = np.cumsum([math.prod(self.layout.slots[i].shape) for i in members])
+            for i, part in zip(members, jnp.split(buf, ends[:-1]), strict=True):
+                leaves[i] = part.reshape(self.layout.slots[i].shape)
         return jax.tree_util.tree_unflatten(self.layout.treedef, leaves)
 
     def abstract_tree(self) -> PyTree:
