@@ -1,4 +1,8 @@
-"""The environment of the processes the tests start (mains, tools, the tiny trainer) and the run's XLA flags."""
+"""The environment of the processes the tests start (mains, tools, the tiny trainer) and the run's XLA flags.
+
+The tests keep XLA's default CPU convolutions (SCORESDE_CPU_CONVOLUTIONS=xla, set by conftest and inherited
+by every started process), so a test's own computation and a main it starts compile alike.
+"""
 
 import os
 

@@ -334,3 +334,24 @@ def test_a_trainer_refused_by_the_workdir_lock_writes_nothing(tmp_path, restore_
     assert "\n" not in e.value.code and len(seen) == 1 and _files(workdir) == before
     project.main(kit, run_fn, [*argv, "--mode=sample"], flag_values=flags.FlagValues())
     assert seen == [os.getpid(), other]  # a reader runs beside the trainer and leaves its lock alone
+
+
+def test_the_mains_cpu_convolution_flags_are_added_once_and_yield_to_the_users():
+    from scoresde.project import CONVOLUTION_FLAGS, use_convolution_flags, with_convolution_flags
+
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    assert use_convolution_flags(env)
+    assert env["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=8", *CONVOLUTION_FLAGS]
+    assert with_convolution_flags(env["XLA_FLAGS"]) == env["XLA_FLAGS"]  # not twice
+    own = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=individual_convolution"}
+    assert not use_convolution_flags(own)  # the user's choice stands
+    assert own["XLA_FLAGS"] == "--xla_cpu_experimental_ynn_fusion_type=individual_convolution"
+    assert with_convolution_flags("").split() == list(CONVOLUTION_FLAGS)
+
+
+def test_the_convolution_flags_stay_off_when_asked():
+    from scoresde.project import use_convolution_flags
+
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "SCORESDE_CPU_CONVOLUTIONS": "xla"}
+    assert not use_convolution_flags(env)
+    assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=8"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import platform
 import statistics
@@ -30,6 +31,14 @@ from typing import Any
 SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 if "--multi-thread" not in sys.argv and "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + SINGLE_THREAD_FLAGS).strip()
+# The CPU convolution flags the mains run with (scoresde.project.CONVOLUTION_FLAGS): "ours" is measured as shipped.
+_spec = importlib.util.spec_from_file_location(
+    "_xla_cpu",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "libs", "scoresde", "project", "_xla_cpu.py"),
+)
+_xla_cpu = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_xla_cpu)  # standard library only: loaded before jax is imported
+_xla_cpu.use_convolution_flags()
 # Tables appear as each section finishes, also when stdout is a file.
 sys.stdout.reconfigure(line_buffering=True)
 
@@ -289,6 +298,8 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 def machine_line() -> str:
     threads = "single-threaded XLA" if SINGLE_THREAD_FLAGS in os.environ.get("XLA_FLAGS", "") else "XLA default threads"
+    if all(f in os.environ.get("XLA_FLAGS", "") for f in _xla_cpu.CONVOLUTION_FLAGS):
+        threads += ", XNNPACK convolutions"
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:

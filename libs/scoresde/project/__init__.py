@@ -36,8 +36,10 @@ from ._run import (
     resolve_config,
     run,
 )
+from ._xla_cpu import CONVOLUTION_FLAGS, use_convolution_flags, with_convolution_flags
 
 __all__ = [
+    "CONVOLUTION_FLAGS",
     "CONFIG_FILE",
     "LOG_FILE",
     "CommandLine",
@@ -81,5 +83,7 @@ __all__ = [
     "step_folder",
     "stop_log_file",
     "to_plain",
+    "use_convolution_flags",
+    "with_convolution_flags",
     "write_json_atomic",
 ]

@@ -15,6 +15,7 @@ from ._cache import enable_compilation_cache
 from ._config import freeze, from_plain, load_config_file, override, to_plain
 from ._logs import log_to_file, note_in_log_file, setup_logging, stop_log_file
 from ._record import RunFields, check_against_record, read_record, record_path, resolve_fields, write_json_atomic
+from ._xla_cpu import use_convolution_flags
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,12 +165,13 @@ def begin(r: Run) -> None:
 def _main(project: Project, run_fn: Callable[[Run], object], argv: Sequence[str], flag_values) -> object:
     from .. import checkpoint, parallel
 
+    convolutions = "xnnpack" if use_convolution_flags() else "as XLA_FLAGS say"  # before JAX's backend starts
     release_workdir()
     stop_log_file()
     define_flags(project, flag_values)
     inv = parse_command_line(argv, flag_values)
     setup_logging()
-    absl_logging.info("compilation cache: %s", enable_compilation_cache() or "off")
+    absl_logging.info("compilation cache: %s; CPU convolutions: %s", enable_compilation_cache() or "off", convolutions)
     checkpoint.check_workdir(inv.workdir)
     cfg = resolve_config(project, inv)
     parallel.maybe_initialize_distributed(inv.coordinator, inv.num_processes, inv.process_id)
