@@ -2,8 +2,8 @@
 
 Why: a train state whose parameters, EMA and Adam moments are each a few long vectors compiles to a
 program with one optimiser fusion instead of one per parameter leaf, so XLA compiles it sooner and a
-compilation-cache hit loads it sooner. The model reads its arrays back as static slices of the vectors
-(no copies: XLA slices in place), and everything outside the step (checkpoints, the model export, the
+compilation-cache hit loads it sooner. The model reads its arrays back by one split of each vector
+(whose gradient is one concatenation), and everything outside the step (checkpoints, the model export, the
 interop maps) sees the ordinary tree through `expand` / `pack_like`.
 """
 
@@ -29,12 +29,6 @@ class Layout(NamedTuple):
     treedef: jax.tree_util.PyTreeDef
     dtypes: tuple[np.dtype, ...]  # one per vector
     slots: tuple[_Slot, ...]  # one per leaf, in tree_leaves order
-
-    def sizes(self) -> tuple[int, ...]:
-        ends = [0] * len(self.dtypes)
-        for s in self.slots:
-            ends[s.group] = max(ends[s.group], s.offset + math.prod(s.shape))
-        return tuple(ends)
 
 
 def layout_of(tree: PyTree) -> Layout:
